@@ -1,0 +1,161 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_integrity contributors
+# Apache License 2.0 (see LICENSE)
+"""A thin JSON transport to the Kubernetes API, configured like kubernetes.core.
+
+The ``kubernetes`` package loads kubeconfigs (contexts, exec plugins, token
+refresh) and holds the TLS settings; requests go through its REST client as
+raw JSON, so large lists are not turned into model objects, and the code does
+not depend on one OpenAPI generator's calling convention (client 37 returns
+non-2xx responses, older clients raise ApiException for them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+from urllib.parse import quote, urlencode
+
+try:
+    import urllib3
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.client.rest import ApiException
+    from kubernetes.config.config_exception import ConfigException
+    K8S_IMPORT_ERROR: Optional[ImportError] = None
+except ImportError as import_error:
+    K8S_IMPORT_ERROR = import_error
+
+JSON = "application/json"
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+
+
+class ClusterError(Exception):
+    """The cluster cannot be used at all: bad kubeconfig, unreachable, unauthorised."""
+
+
+class Forbidden(Exception):
+    """RBAC denied one request; the caller decides whether the scan can go on."""
+
+
+class NotFound(Exception):
+    """The path is not served (a missing API group or CRD)."""
+
+
+def _configuration(params: Dict[str, Any]) -> "k8s_client.Configuration":
+    configuration = k8s_client.Configuration()
+    kubeconfig, context = params.get("kubeconfig"), params.get("context")
+    explicit = params.get("host") and (params.get("api_key") or params.get("client_cert"))
+    try:
+        if isinstance(kubeconfig, dict):
+            k8s_config.load_kube_config_from_dict(kubeconfig, context=context, client_configuration=configuration)
+        elif kubeconfig or context or not explicit:
+            path = os.path.expanduser(kubeconfig or os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])
+            if os.path.exists(path) or kubeconfig:
+                k8s_config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
+            else:
+                k8s_config.load_incluster_config(client_configuration=configuration)
+    except (ConfigException, OSError, ValueError, TypeError) as error:
+        raise ClusterError("cannot load the Kubernetes client configuration: %s" % error) from None
+    overrides = {"host": "host", "ca_cert": "ssl_ca_cert", "client_cert": "cert_file", "client_key": "key_file",
+                 "validate_certs": "verify_ssl"}
+    for option, attribute in overrides.items():
+        if params.get(option) is not None:
+            setattr(configuration, attribute, params[option])
+    if params.get("api_key"):
+        configuration.api_key = {"authorization": "Bearer " + params["api_key"]}
+        configuration.api_key_prefix = {}
+    # Fail fast on an unreachable server instead of urllib3's default retries.
+    configuration.retries = 1
+    return configuration
+
+
+class KubernetesAPI:
+    """GET/POST/PATCH/DELETE of raw JSON against one API server."""
+
+    def __init__(self, params: Dict[str, Any]) -> None:
+        self.configuration = _configuration(params)
+        self.api_client = k8s_client.ApiClient(self.configuration)
+        self.timeout = params.get("request_timeout") or 30
+
+    @property
+    def host(self) -> str:
+        return self.configuration.host
+
+    def _auth_headers(self) -> Dict[str, str]:
+        try:
+            token = self.configuration.get_api_key_with_prefix("BearerToken", alias="authorization")
+        except TypeError:  # clients before 29 take no alias
+            token = self.configuration.get_api_key_with_prefix("authorization")
+        return {"Authorization": token} if token else {}
+
+    def request(self, method: str, path: str, query: Optional[List[Tuple[str, Any]]] = None, body: Any = None,
+                content_type: str = JSON, accept: str = JSON) -> Any:
+        """One request; returns the decoded JSON body or raises a clear error."""
+        url = self.configuration.host.rstrip("/") + path + ("?" + urlencode(query) if query else "")
+        headers = {"Accept": accept}
+        headers.update(self._auth_headers())
+        if body is not None:
+            headers["Content-Type"] = content_type
+            body = json.dumps(body)
+        try:
+            response = self.api_client.rest_client.request(method, url, headers=headers, body=body,
+                                                           _request_timeout=self.timeout)
+            status = response.status
+            data = response.data if getattr(response, "data", None) is not None else response.read()
+        except ApiException as error:
+            status, data = error.status, error.body
+        except urllib3.exceptions.HTTPError as error:
+            raise ClusterError("cannot reach the Kubernetes API at %s: %s" % (self.host, _reason(error))) from None
+        return self._decode(method, path, status, data)
+
+    def _decode(self, method: str, path: str, status: int, data: Any) -> Any:
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else (data or "")
+        try:
+            payload = json.loads(text) if text else None
+        except ValueError:
+            payload = None
+        if 200 <= status < 300:
+            return payload
+        message = payload.get("message") if isinstance(payload, dict) else text.strip()[:300]
+        if status == 403:
+            raise Forbidden(message or "forbidden")
+        if status == 404:
+            raise NotFound(message or "not found")
+        if status == 401:
+            raise ClusterError("the Kubernetes API at %s rejected the credentials (401 Unauthorized)" % self.host)
+        if status == 0:
+            raise ClusterError("cannot reach the Kubernetes API at %s: %s" % (self.host, message))
+        raise ClusterError("%s %s failed with HTTP %d: %s" % (method, path, status, message))
+
+    def list_pages(self, path: str, page_size: int, accept: str = JSON) -> Iterator[Dict[str, Any]]:
+        """Every item of a list, following ``continue`` tokens page by page."""
+        token = None
+        while True:
+            query: List[Tuple[str, Any]] = [("limit", page_size)]
+            if token:
+                query.append(("continue", token))
+            page = self.request("GET", path, query=query, accept=accept) or {}
+            for item in page.get("items") or []:
+                yield item
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
+
+def _reason(error: Exception) -> str:
+    reason = getattr(error, "reason", None) or error
+    text = str(reason)
+    if "Connection refused" in text or "NewConnectionError" in text:
+        return "connection refused"
+    if "timed out" in text.lower():
+        return "timed out"
+    return text.splitlines()[0][:300]
+
+
+def namespaced_path(base: str, namespace: Optional[str], plural: str) -> str:
+    """``/api/v1/services`` or ``/api/v1/namespaces/<ns>/services``."""
+    if namespace is None:
+        return "%s/%s" % (base, plural)
+    return "%s/namespaces/%s/%s" % (base, quote(namespace, safe=""), plural)

@@ -1,0 +1,162 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_integrity contributors
+# Apache License 2.0 (see LICENSE)
+"""Runs the check catalogue over a loaded model and shapes the result."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from ansible_collections.meshops.istio_integrity.plugins.module_utils import checks as catalogue
+from ansible_collections.meshops.istio_integrity.plugins.module_utils import repair
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import WORKLOAD_KINDS, MeshModel
+
+_SERVICE_FQDN = re.compile(r"^[^.]+\.([^.]+)\.svc\.")
+
+
+def target_namespace(check: catalogue.Check, target: Optional[str]) -> Optional[str]:
+    """The namespace a missing target would live in, when the target says so."""
+    if not target:
+        return None
+    if check.target_kind == "gateway":
+        return target.partition("/")[0]
+    if check.target_kind == "host":
+        match = _SERVICE_FQDN.match(target)
+        return match.group(1) if match else None
+    return None
+
+
+def select_checks(codes: Optional[Iterable[str]] = None,
+                  skip: Optional[Iterable[str]] = None) -> List[catalogue.Check]:
+    """The checks to run: all, or those named, less those skipped. Unknown codes are an error."""
+    wanted = [code.upper() for code in (codes or [])]
+    skipped = [code.upper() for code in (skip or [])]
+    unknown = sorted(set(wanted + skipped) - set(catalogue.BY_CODE))
+    if unknown:
+        raise ValueError("unknown check code(s): %s (known: %s)" % (", ".join(unknown), ", ".join(catalogue.BY_CODE)))
+    return [check for check in catalogue.CATALOGUE
+            if (not wanted or check.code in wanted) and check.code not in skipped]
+
+
+class Analysis:
+    """The violations of one model, with what was and was not verified."""
+
+    def __init__(self, model: MeshModel, checks: Sequence[catalogue.Check],
+                 scanned_namespaces: Optional[Iterable[str]] = None) -> None:
+        self.model = model.finish()
+        self.checks = checks
+        self.scanned_namespaces = None if scanned_namespaces is None else set(scanned_namespaces)
+        self.objects = {row["id"]: dict(row) for row in self.model.db.execute(
+            "SELECT id, kind, namespace, name, managed, in_scope, created, source FROM object")}
+        self.checks_run: List[str] = []
+        self.checks_skipped: Dict[str, str] = {}
+        self.unverifiable = 0
+        self.violations: List[Dict[str, Any]] = []
+        for check in checks:
+            self._run(check)
+        self.violations.sort(key=lambda v: (catalogue.SEVERITY_ORDER[v["severity"]], v["code"],
+                                            v["namespace"], v["name"], v["path"]))
+
+    def _run(self, check: catalogue.Check) -> None:
+        missing = [kind for kind in check.requires if not self._scanned(kind)]
+        if missing:
+            self.checks_skipped[check.code] = "needs %s, which the scan did not include" % ", ".join(missing)
+            return
+        self.checks_run.append(check.code)
+        for row in self.model.db.execute(check.sql, {"domain": self.model.domain}):
+            row = dict(row)
+            subject = self.objects[row["object_id"]]
+            if not subject["in_scope"]:
+                continue
+            namespace = target_namespace(check, row.get("target"))
+            if self.scanned_namespaces is not None and namespace and namespace not in self.scanned_namespaces:
+                self.unverifiable += 1
+                continue
+            self.violations.append(self._violation(check, subject, row))
+
+    def _scanned(self, kind: str) -> bool:
+        if kind == catalogue.WORKLOADS:
+            return any(workload in self.model.scanned for workload in WORKLOAD_KINDS)
+        return kind in self.model.scanned
+
+    def _violation(self, check: catalogue.Check, subject: Dict[str, Any], row: Dict[str, Any]) -> Dict[str, Any]:
+        related = []
+        if row.get("related_id"):
+            other = self.objects[row["related_id"]]
+            related.append({"kind": other["kind"], "namespace": other["namespace"], "name": other["name"],
+                            "path": row.get("related_path") or "", "managed": bool(other["managed"])})
+        message = check.message.format(**row) + (row.get("hint") or "")
+        if related:
+            message += " (%s %s/%s %s)" % (related[0]["kind"], related[0]["namespace"], related[0]["name"],
+                                           related[0]["path"])
+        return {
+            "id": "%s:%s/%s/%s:%s" % (check.code, subject["kind"], subject["namespace"], subject["name"], row["path"]),
+            "code": check.code,
+            "istio_code": check.istio_code,
+            "kiali_code": check.kiali_code,
+            "severity": row.get("severity") or check.severity,
+            "title": check.title,
+            "kind": subject["kind"],
+            "namespace": subject["namespace"],
+            "name": subject["name"],
+            "path": row["path"],
+            "message": "%s %s/%s: %s" % (subject["kind"], subject["namespace"], subject["name"], message),
+            "target": row.get("target") or "",
+            "related": related,
+            "managed": bool(subject["managed"]),
+            "source": subject["source"],
+            "object_id": subject["id"],
+        }
+
+    def in_scope_objects(self) -> List[Dict[str, str]]:
+        return [{"kind": o["kind"], "namespace": o["namespace"], "name": o["name"]}
+                for o in sorted(self.objects.values(), key=lambda o: (o["kind"], o["namespace"], o["name"]))
+                if o["in_scope"]]
+
+
+def summarize(analysis: Analysis, incomplete_reasons: Sequence[str], skipped_documents: int,
+              ignored_kinds: Dict[str, int]) -> Dict[str, Any]:
+    """Counts by severity and code; ``consistent`` only for a complete scan with no error or warning."""
+    by_severity = {catalogue.ERROR: 0, catalogue.WARNING: 0, catalogue.INFO: 0}
+    by_code: Dict[str, int] = {}
+    for violation in analysis.violations:
+        by_severity[violation["severity"]] += 1
+        by_code[violation["code"]] = by_code.get(violation["code"], 0) + 1
+    complete = not incomplete_reasons
+    return {
+        "consistent": complete and by_severity[catalogue.ERROR] == 0 and by_severity[catalogue.WARNING] == 0,
+        "complete": complete,
+        "incomplete_reasons": list(incomplete_reasons),
+        "violations": len(analysis.violations),
+        "errors": by_severity[catalogue.ERROR],
+        "warnings": by_severity[catalogue.WARNING],
+        "infos": by_severity[catalogue.INFO],
+        "by_severity": by_severity,
+        "by_code": dict(sorted(by_code.items())),
+        "scanned": dict(sorted(analysis.model.scanned.items())),
+        "ignored_kinds": dict(sorted(ignored_kinds.items())),
+        "skipped_documents": skipped_documents,
+        "checks_run": analysis.checks_run,
+        "checks_skipped": analysis.checks_skipped,
+        "unverifiable_references": analysis.unverifiable,
+    }
+
+
+def analyze(model: MeshModel, codes: Optional[Iterable[str]] = None, skip: Optional[Iterable[str]] = None,
+            scanned_namespaces: Optional[Iterable[str]] = None, incomplete_reasons: Sequence[str] = (),
+            skipped_documents: int = 0, ignored_kinds: Optional[Dict[str, int]] = None,
+            gateway_selector: Optional[Dict[str, str]] = None, include_objects: bool = True) -> Dict[str, Any]:
+    """The whole result the facts module returns: summary, violations, repair plan."""
+    analysis = Analysis(model, select_checks(codes, skip), scanned_namespaces)
+    plan = repair.plan(analysis.model, analysis.violations, gateway_selector)
+    for violation in analysis.violations:
+        del violation["object_id"]
+    result = {
+        "summary": summarize(analysis, incomplete_reasons, skipped_documents, ignored_kinds or {}),
+        "violations": analysis.violations,
+        "repair_plan": plan,
+    }
+    if include_objects:
+        result["objects"] = analysis.in_scope_objects()
+    return result

@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_integrity contributors
+# Apache License 2.0 (see LICENSE)
+"""Reading a live cluster into the model.
+
+Each kind is listed once for all namespaces (paginated with limit/continue).
+When RBAC forbids that, the scan falls back to the namespaces the user may
+list, and every namespace or kind it could not read is reported: a partial
+scan is never passed off as complete.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Optional, Set, Tuple
+
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.client import (
+    JSON, METADATA_ONLY, ClusterError, Forbidden, KubernetesAPI, NotFound, namespaced_path)
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import MeshModel
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import LoadReport, load_object
+
+ISTIO_GROUP = "networking.istio.io"
+ISTIO_VERSIONS = ("v1", "v1beta1", "v1alpha3")
+CORE = "/api/v1"
+ISTIO = "istio"
+
+# kind -> (API base, plural, Accept). Pods and Secrets are read as metadata only:
+# labels and names are all the checks need, and secret data must never be fetched.
+LIVE_KINDS: Dict[str, Tuple[str, str, str]] = {
+    "Gateway": (ISTIO, "gateways", JSON),
+    "VirtualService": (ISTIO, "virtualservices", JSON),
+    "DestinationRule": (ISTIO, "destinationrules", JSON),
+    "ServiceEntry": (ISTIO, "serviceentries", JSON),
+    "Service": (CORE, "services", JSON),
+    "Pod": (CORE, "pods", METADATA_ONLY),
+    "Secret": (CORE, "secrets", METADATA_ONLY),
+}
+
+
+def istio_base(api: KubernetesAPI) -> str:
+    """The API path of Istio's networking group at the newest version the cluster serves."""
+    try:
+        group = api.request("GET", "/apis/" + ISTIO_GROUP) or {}
+    except NotFound:
+        raise ClusterError("Istio's CRDs are not installed in the cluster at %s: the API group %s is not served "
+                           "(install Istio's base chart or its CRDs first)" % (api.host, ISTIO_GROUP)) from None
+    served = [entry.get("version") for entry in group.get("versions") or []]
+    for version in ISTIO_VERSIONS:
+        if version in served:
+            return "/apis/%s/%s" % (ISTIO_GROUP, version)
+    raise ClusterError("the cluster at %s serves %s only at versions %s, none of which this collection reads (%s)"
+                       % (api.host, ISTIO_GROUP, ", ".join(map(str, served)), ", ".join(ISTIO_VERSIONS)))
+
+
+class LiveScan:
+    """Lists the kinds into the model; ``incomplete`` says what could not be read."""
+
+    def __init__(self, api: KubernetesAPI, model: MeshModel, report: LoadReport, page_size: int = 500,
+                 namespaces: Optional[Iterable[str]] = None) -> None:
+        self.api = api
+        self.model = model
+        self.report = report
+        self.page_size = page_size
+        self.requested = None if namespaces is None else list(dict.fromkeys(namespaces))
+        self.incomplete: List[str] = []
+        self.overridden = 0
+        self.forbidden_namespaces: Set[str] = set()
+        self._namespaces: Optional[List[str]] = None
+        self._per_namespace = False
+        self._istio: Optional[str] = None
+
+    def run(self, kinds: Iterable[str]) -> None:
+        """List each kind; only kinds read everywhere they were asked for count as scanned."""
+        self.model.mark_scanned([kind for kind in kinds if self._list_kind(kind)])
+
+    @property
+    def scanned_namespaces(self) -> Optional[Set[str]]:
+        """Namespaces every kind was read from; None means all of them."""
+        if self.requested is None and not self._per_namespace:
+            return None
+        return set(self.requested if self.requested is not None else self._namespaces or []) - self.forbidden_namespaces
+
+    def _base(self, kind: str) -> Tuple[str, str, str]:
+        base, plural, accept = LIVE_KINDS[kind]
+        if base == ISTIO:
+            if self._istio is None:
+                self._istio = istio_base(self.api)
+            base = self._istio
+        return base, plural, accept
+
+    def _list_kind(self, kind: str) -> bool:
+        base, plural, accept = self._base(kind)
+        if self.requested is None and not self._per_namespace:
+            try:
+                self._load(kind, namespaced_path(base, None, plural), accept)
+                return True
+            except Forbidden:
+                self._per_namespace = True
+        namespaces = self._target_namespaces()
+        complete = self._namespaces != [] or self.requested is not None
+        for namespace in namespaces:
+            try:
+                self._load(kind, namespaced_path(base, namespace, plural), accept)
+            except Forbidden as error:
+                complete = False
+                self.forbidden_namespaces.add(namespace)
+                self.incomplete.append("cannot list %ss in namespace %s: %s" % (kind, namespace, error))
+        return complete
+
+    def _load(self, kind: str, path: str, accept: str) -> None:
+        try:
+            for item in self.api.list_pages(path, self.page_size, accept=accept):
+                item["kind"] = kind  # list items carry no kind (or PartialObjectMetadata)
+                metadata = item.get("metadata") or {}
+                if self.model.defined(kind, metadata.get("namespace", ""), metadata.get("name", "")):
+                    # The same object from files: the file is what is about to be applied.
+                    self.overridden += 1
+                    continue
+                load_object(self.model, self.report, item, "cluster", None)
+        except NotFound:
+            raise ClusterError("%s are not served by the cluster at %s (GET %s returned 404): is the CRD installed?"
+                               % (kind + "s", self.api.host, path)) from None
+
+    def _target_namespaces(self) -> List[str]:
+        if self.requested is not None:
+            return self.requested
+        if self._namespaces is None:
+            try:
+                self._namespaces = [item["metadata"]["name"] for item in self.api.list_pages(
+                    "/api/v1/namespaces", self.page_size, accept=METADATA_ONLY)]
+            except Forbidden as error:
+                self._namespaces = []
+                self.incomplete.append(
+                    "cannot list objects cluster-wide nor list namespaces (%s): set 'namespaces' to the "
+                    "namespaces you may read" % error)
+        return self._namespaces

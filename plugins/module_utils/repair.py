@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_integrity contributors
+# Apache License 2.0 (see LICENSE)
+"""The repair plan: at most one action per object, each tied to the violations it fixes.
+
+* ``delete``: an orphaned VirtualService (MSH108) or DestinationRule (MSH106);
+* ``create``: a missing Gateway (MSH101) whose VirtualServices are not deleted,
+  its servers built from the hosts of every VirtualService referencing it;
+* ``patch``: a JSON patch removing conflicting hosts from the newer object
+  (MSH201, MSH202), guarded by ``test`` operations so it fails rather than
+  removes the wrong entry if the object changed meanwhile;
+* ``manual``: no safe automatic fix; the reason says why.
+
+An action is ``safe`` only when every object it touches carries our
+managed-by label. For a created Gateway, that is every VirtualService it is
+created for: we do not expose traffic of objects somebody else owns.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import (
+    MANAGED_BY_LABEL, MANAGED_BY_VALUE, MeshModel)
+
+DEFAULT_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
+ISTIO_API_VERSION = "networking.istio.io/v1"
+
+DELETE_CODES = {"MSH108": "VirtualService", "MSH106": "DestinationRule"}
+MANUAL_REASONS = {
+    "MSH101": "the Gateway cannot be created for this reference",
+    "MSH102": "the destination host must be corrected or its Service created by its owner",
+    "MSH103": "the subset must be added to a DestinationRule or the route corrected",
+    "MSH104": "the destination port must match a port of the service",
+    "MSH105": "choose which port of the service the route targets",
+    "MSH107": "add the host to the Gateway or bind the VirtualService to the right Gateway",
+    "MSH109": "the TLS Secret must be created by whoever holds the certificate",
+    "MSH203": "merge the DestinationRules or make their subsets distinct",
+    "MSH204": "merge the ServiceEntries or remove the duplicate host",
+    "MSH205": "rename or renumber the conflicting port",
+    "MSH301": "decide the intended traffic split",
+    "MSH302": "merge the repeated destinations",
+    "MSH303": "reorder the rules or narrow the match-all rule",
+    "MSH401": "deploy the gateway workload or correct the selector",
+    "MSH402": "correct the subset labels or deploy the workload version",
+    "MSH403": "expose the port on the gateway Service",
+    "MSH501": "delete the Gateway if it is no longer needed",
+    "MSH502": "rename the port to <protocol>[-suffix] or set appProtocol",
+}
+
+
+class _Planner:
+    def __init__(self, model: MeshModel, violations: List[Dict[str, Any]],
+                 gateway_selector: Optional[Dict[str, str]]) -> None:
+        self.db = model.db
+        self.violations = violations
+        self.gateway_selector = dict(gateway_selector or DEFAULT_GATEWAY_SELECTOR)
+        self.actions: List[Dict[str, Any]] = []
+        self.planned: Dict[int, Dict[str, Any]] = {}  # object id -> its action
+
+    def _add(self, action: str, subject: Dict[str, Any], safe: bool, reason: str,
+             covered: List[Dict[str, Any]], **extra: Any) -> Dict[str, Any]:
+        entry = {"id": "A%d" % (len(self.actions) + 1), "action": action, "kind": subject["kind"],
+                 "namespace": subject["namespace"], "name": subject["name"], "safe": safe, "reason": reason,
+                 "violations": [v["id"] for v in covered]}
+        entry.update(extra)
+        self.actions.append(entry)
+        for violation in covered:
+            violation["repair"] = entry["id"]
+        return entry
+
+    def _by_object(self, codes: Tuple[str, ...]) -> Dict[int, List[Dict[str, Any]]]:
+        grouped: Dict[int, List[Dict[str, Any]]] = {}
+        for violation in self.violations:
+            if violation["code"] in codes and "repair" not in violation:
+                grouped.setdefault(violation["object_id"], []).append(violation)
+        return grouped
+
+    def deletions(self) -> None:
+        for object_id, found in self._by_object(tuple(DELETE_CODES)).items():
+            owned = [v for v in self.violations if v["object_id"] == object_id]
+            subject = found[0]
+            reason = found[0]["title"]
+            self.planned[object_id] = self._add("delete", subject, subject["managed"], reason, owned)
+
+    def gateway_creations(self) -> None:
+        missing: Dict[str, List[Dict[str, Any]]] = {}
+        for violation in self.violations:
+            if violation["code"] == "MSH101" and "repair" not in violation:
+                missing.setdefault(violation["target"], []).append(violation)
+        for key, found in sorted(missing.items()):
+            namespace, _, name = key.partition("/")
+            vs_ids = sorted({v["object_id"] for v in found})
+            hosts = [row["scoped"] for row in self.db.execute(
+                "SELECT DISTINCT o.namespace || '/' || h.raw AS scoped FROM vs_host h JOIN object o ON o.id = h.vs_id "
+                "WHERE h.vs_id IN (%s) ORDER BY scoped" % ",".join("?" * len(vs_ids)), vs_ids)]
+            subject = {"kind": "Gateway", "namespace": namespace, "name": name}
+            if not hosts:
+                self._add("manual", subject, False, "the VirtualServices referencing it declare no hosts", found)
+                continue
+            manifest = {
+                "apiVersion": ISTIO_API_VERSION, "kind": "Gateway",
+                "metadata": {"name": name, "namespace": namespace, "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE}},
+                "spec": {"selector": self.gateway_selector,
+                         "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": hosts}]},
+            }
+            safe = all(v["managed"] for v in found)
+            reason = "missing Gateway referenced by %d VirtualService(s)" % len(vs_ids)
+            self._add("create", subject, safe, reason, found, manifest=manifest)
+
+    def host_removals(self) -> None:
+        for object_id, found in self._by_object(("MSH201", "MSH202")).items():
+            if object_id in self.planned:
+                continue
+            subject = found[0]
+            ops, problem = (self._vs_patch if subject["kind"] == "VirtualService" else self._gateway_patch)(
+                object_id, found)
+            if problem:
+                self._add("manual", subject, False, problem, found)
+                continue
+            reason = "remove conflicting host(s) from the newer object; the older keeps them"
+            self.planned[object_id] = self._add("patch", subject, subject["managed"], reason, found, patch=ops)
+
+    def _vs_patch(self, object_id: int, found: List[Dict[str, Any]]) -> Tuple[List[Dict[str, Any]], str]:
+        rows = {row["idx"]: row["raw"] for row in self.db.execute(
+            "SELECT idx, raw FROM vs_host WHERE vs_id = ?", (object_id,))}
+        doomed = sorted({int(v["path"].split("[")[1].rstrip("]")) for v in found})
+        if len(doomed) >= len(rows):
+            return [], "removing the conflicting host(s) would leave the VirtualService without hosts"
+        return _guarded_removals(["/spec/hosts/%d" % i for i in doomed], [rows[i] for i in doomed]), ""
+
+    def _gateway_patch(self, object_id: int, found: List[Dict[str, Any]]) -> Tuple[List[Dict[str, Any]], str]:
+        hosts: Dict[int, Dict[int, str]] = {}
+        for row in self.db.execute(
+                "SELECT s.idx AS server, h.idx AS host, h.raw FROM gateway_server s JOIN server_host h "
+                "ON h.server_id = s.id WHERE s.gateway_id = ?", (object_id,)):
+            hosts.setdefault(row["server"], {})[row["host"]] = row["raw"]
+        doomed: Dict[int, List[int]] = {}
+        for violation in found:
+            server, host = [int(part.split("]")[0]) for part in violation["path"].split("[")[1:3]]
+            doomed.setdefault(server, []).append(host)
+        emptied = [server for server, gone in doomed.items() if len(set(gone)) >= len(hosts.get(server, {}))]
+        if len(emptied) >= len(hosts):
+            return [], "removing the conflicting host(s) would leave the Gateway without servers"
+        paths, values = [], []
+        for server, gone in sorted(doomed.items()):
+            if server in emptied:
+                continue
+            for host in sorted(set(gone)):
+                paths.append("/spec/servers/%d/hosts/%d" % (server, host))
+                values.append(hosts[server][host])
+        # Servers left without hosts go whole; their removal comes after host removals of earlier servers.
+        ops = _guarded_removals(paths, values)
+        ops += [{"op": "remove", "path": "/spec/servers/%d" % server} for server in sorted(emptied, reverse=True)]
+        return ops, ""
+
+    def manual(self) -> None:
+        for object_id, found in self._by_object(tuple(MANUAL_REASONS) + ("MSH201", "MSH202")).items():
+            reasons = list(dict.fromkeys(MANUAL_REASONS.get(v["code"], "no automatic fix") for v in found))
+            self._add("manual", found[0], False, "; ".join(reasons), found)
+
+
+def _guarded_removals(paths: List[str], values: List[str]) -> List[Dict[str, Any]]:
+    """``test`` every value first, then remove from the highest index down so indices stay valid."""
+    tests = [{"op": "test", "path": path, "value": value} for path, value in zip(paths, values)]
+    removals = [{"op": "remove", "path": path} for path in sorted(paths, key=_index_key, reverse=True)]
+    return tests + removals
+
+
+def _index_key(path: str) -> Tuple[int, ...]:
+    return tuple(int(part) for part in path.split("/") if part.isdigit())
+
+
+def plan(model: MeshModel, violations: List[Dict[str, Any]],
+         gateway_selector: Optional[Dict[str, str]] = None) -> List[Dict[str, Any]]:
+    """Plan repairs in priority order: deletions cover everything else on the object."""
+    planner = _Planner(model, violations, gateway_selector)
+    planner.deletions()
+    planner.gateway_creations()
+    planner.host_removals()
+    planner.manual()
+    return planner.actions

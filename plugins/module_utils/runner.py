@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_integrity contributors
+# Apache License 2.0 (see LICENSE)
+"""One integrity run: validate the request, load the sources, analyse.
+
+Modules call ``run_integrity``; every failure a user can cause or fix comes
+out as ``RunError`` with a message that says what to change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from ansible_collections.meshops.istio_integrity.plugins.module_utils import checks as catalogue
+from ansible_collections.meshops.istio_integrity.plugins.module_utils import engine, label_selector, sources
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import ISTIO_KINDS, MeshModel
+
+WORKLOAD_CHECKS = ("MSH205", "MSH401", "MSH402", "MSH403")
+SECRET_CHECKS = ("MSH109",)
+
+
+class RunError(Exception):
+    """A clear, user-facing reason the run cannot proceed."""
+
+
+@dataclass
+class IntegrityRequest:
+    src: List[str] = field(default_factory=list)
+    live: bool = False
+    namespaces: List[str] = field(default_factory=list)
+    label_selector: Optional[str] = None
+    domain: str = "cluster.local"
+    default_namespace: str = "default"
+    checks: List[str] = field(default_factory=list)
+    skip_checks: List[str] = field(default_factory=list)
+    gateway_selector: Dict[str, str] = field(default_factory=lambda: {"istio": "ingressgateway"})
+    include_objects: bool = True
+    max_file_size: int = sources.DEFAULT_MAX_FILE_SIZE
+    page_size: int = 500
+    connection: Dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_params(cls, params: Dict[str, Any]) -> "IntegrityRequest":
+        names = set(cls.__dataclass_fields__) - {"connection", "live"}
+        request = cls(**{name: params[name] for name in names if params.get(name) is not None})
+        request.live = params["live"] if params.get("live") is not None else not request.src
+        request.connection = {key: params.get(key) for key in (
+            "kubeconfig", "context", "host", "api_key", "validate_certs", "ca_cert", "client_cert", "client_key",
+            "request_timeout")}
+        return request
+
+    def validate(self) -> None:
+        if not self.src and not self.live:
+            raise RunError("nothing to check: give 'src' (manifest files) or set 'live: true'")
+        for name in ("max_file_size", "page_size"):
+            if getattr(self, name) < 1:
+                raise RunError("'%s' must be a positive integer, got %d" % (name, getattr(self, name)))
+        if not self.domain or "/" in self.domain:
+            raise RunError("'domain' must be a DNS domain such as cluster.local, got %r" % self.domain)
+        bad = [key for key, value in self.gateway_selector.items() if not isinstance(value, str) or not value]
+        if bad:
+            raise RunError("'gateway_selector' values must be non-empty strings (check %s)" % ", ".join(map(str, bad)))
+
+    def selected_codes(self) -> List[str]:
+        try:
+            return [check.code for check in engine.select_checks(self.checks, self.skip_checks)]
+        except ValueError as error:
+            raise RunError(str(error)) from None
+
+    def scope(self):
+        """The predicate deciding which objects' violations are reported, or None for all."""
+        try:
+            matches = label_selector.parse(self.label_selector) if self.label_selector else None
+        except ValueError as error:
+            raise RunError("'label_selector': %s" % error) from None
+        namespaces = set(self.namespaces)
+        if matches is None and not namespaces:
+            return None
+        return lambda kind, namespace, labels: ((not namespaces or namespace in namespaces)
+                                                and (matches is None or matches(labels)))
+
+
+def live_kinds(codes: List[str]) -> List[str]:
+    """The kinds to list: Pods and Secret names only when a check needs them."""
+    kinds = list(ISTIO_KINDS) + ["Service"]
+    if any(code in codes for code in WORKLOAD_CHECKS):
+        kinds.append("Pod")
+    if any(code in codes for code in SECRET_CHECKS):
+        kinds.append("Secret")
+    return kinds
+
+
+def run_integrity(request: IntegrityRequest) -> Dict[str, Any]:
+    """Load every source into one model and analyse it."""
+    request.validate()
+    codes = request.selected_codes()
+    model = MeshModel(request.domain, request.default_namespace, request.scope())
+    report = sources.LoadReport()
+    incomplete: List[str] = []
+    scanned_namespaces = None
+    try:
+        if request.src:
+            try:
+                file_report = sources.load_paths(model, request.src, request.max_file_size)
+            except sources.SourceError as error:
+                raise RunError(str(error)) from None
+            report = file_report
+        if request.live:
+            scanned_namespaces, live_incomplete = _scan_cluster(request, model, report, codes)
+            incomplete += live_incomplete
+        incomplete += ["%s%s: %s" % (entry["source"], _document(entry), entry["reason"]) for entry in report.skipped]
+        result = engine.analyze(model, codes=codes, scanned_namespaces=scanned_namespaces,
+                                incomplete_reasons=incomplete, skipped_documents=len(report.skipped),
+                                ignored_kinds=report.ignored_kinds, gateway_selector=request.gateway_selector,
+                                include_objects=request.include_objects)
+    finally:
+        model.close()
+    result["skipped"] = report.skipped
+    result["checks"] = [{"code": check.code, "severity": check.severity, "title": check.title,
+                         "istio_code": check.istio_code, "kiali_code": check.kiali_code}
+                        for check in catalogue.CATALOGUE if check.code in codes]
+    return result
+
+
+def _document(entry: Dict[str, Any]) -> str:
+    if not entry.get("document") or "#" in entry["source"]:
+        return ""
+    return " (document %d)" % entry["document"]
+
+
+def _scan_cluster(request: IntegrityRequest, model: MeshModel, report: sources.LoadReport, codes: List[str]):
+    # Imported here so that file-only runs work without the kubernetes client.
+    from ansible_collections.meshops.istio_integrity.plugins.module_utils import client, live
+    if client.K8S_IMPORT_ERROR is not None:
+        raise RunError("reading a live cluster needs the 'kubernetes' Python package on the host the module runs on "
+                       "(pip install kubernetes): %s" % client.K8S_IMPORT_ERROR)
+    try:
+        api = client.KubernetesAPI(request.connection)
+        scan = live.LiveScan(api, model, report, request.page_size, request.namespaces or None)
+        scan.run(live_kinds(codes))
+    except client.ClusterError as error:
+        raise RunError(str(error)) from None
+    return scan.scanned_namespaces, scan.incomplete

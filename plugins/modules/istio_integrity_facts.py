@@ -1,0 +1,266 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_integrity contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: istio_integrity_facts
+short_description: Check the integrity of Istio traffic configuration, live or from manifest files
+version_added: 0.1.0
+description:
+  - Loads Gateways, VirtualServices, DestinationRules, ServiceEntries, Services, Pods (or the pod templates of
+    Deployments, StatefulSets, DaemonSets, ReplicaSets and Jobs in files) and Secret names into an in-memory
+    relational model, resolves every reference the way Istio does at runtime, and runs the integrity checks.
+  - Returns the violations, with codes of their own and the equivalent C(istioctl analyze) and Kiali codes,
+    and a repair plan, as the C(istio_integrity) fact. It never changes the cluster.
+  - Sources are manifest files (O(src), for GitOps folders checked before anything is applied), the live
+    cluster (O(live)), or both at once.
+  - A scan that could not read everything it was asked to (a forbidden namespace, a skipped document) is
+    reported with C(summary.complete=false) and is never C(consistent).
+author:
+  - meshops.istio_integrity contributors
+extends_documentation_fragment:
+  - meshops.istio_integrity.k8s_auth
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.facts
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  facts:
+    support: full
+  platform:
+    platforms: posix
+options:
+  src:
+    description:
+      - Manifest files or directories to load. Directories are read recursively for C(.yaml), C(.yml) and
+        C(.json) files; files may hold several YAML documents and C(List) kinds.
+      - Documents of kinds the checks do not read are ignored and counted; unusable documents are skipped
+        and reported with their file and document number.
+    type: list
+    elements: path
+    default: []
+  live:
+    description:
+      - Read the objects from the cluster given by the connection options.
+      - Defaults to V(true) when O(src) is empty and V(false) otherwise.
+    type: bool
+  namespaces:
+    description:
+      - Namespaces to read from the cluster. All namespaces when empty.
+      - References to objects in namespaces outside the scan cannot be verified; they are counted in
+        C(summary.unverifiable_references) instead of being reported as missing.
+    type: list
+    elements: str
+    default: []
+  label_selector:
+    description:
+      - Report only violations of objects whose labels match this selector (C(app=reviews,tier!=db),
+        C(team in (a,b))). Every object is still loaded, so references resolve against the whole mesh.
+    type: str
+  domain:
+    description:
+      - The cluster's DNS domain, used to resolve short host names.
+    type: str
+    default: cluster.local
+  default_namespace:
+    description:
+      - Namespace of manifests that do not set C(metadata.namespace).
+    type: str
+    default: default
+  checks:
+    description:
+      - Codes of the checks to run (for example V(MSH101)). All checks when empty.
+    type: list
+    elements: str
+    default: []
+  skip_checks:
+    description:
+      - Codes of checks not to run. Skipping V(MSH109) also skips listing Secret names; skipping V(MSH205),
+        V(MSH401), V(MSH402) and V(MSH403) skips listing Pods.
+    type: list
+    elements: str
+    default: []
+  gateway_selector:
+    description:
+      - Selector of the Gateways the repair plan creates for missing Gateway references.
+    type: dict
+    default:
+      istio: ingressgateway
+  include_objects:
+    description:
+      - Return the list of checked objects in C(istio_integrity.objects) (used for JUnit reports).
+      - Turn off for very large meshes when only the violations matter.
+    type: bool
+    default: true
+  max_file_size:
+    description:
+      - Files larger than this many bytes are skipped and reported.
+    type: int
+    default: 16777216
+  page_size:
+    description:
+      - Objects per page when listing from the cluster.
+    type: int
+    default: 500
+notes:
+  - Pods and Secrets are listed as metadata only; the module never reads secret data.
+  - Checks that need workloads (V(MSH401), V(MSH402), V(MSH403)) or Secrets (V(MSH109)) run only when those
+    kinds were scanned; C(summary.checks_skipped) says which did not run and why.
+seealso:
+  - name: Istio configuration analysis messages
+    description: The istioctl analyze codes the violations refer to.
+    link: https://istio.io/latest/docs/reference/config/analysis/
+"""
+
+EXAMPLES = r"""
+- name: Check the live mesh
+  meshops.istio_integrity.istio_integrity_facts:
+    kubeconfig: ~/.kube/config
+
+- name: Check a GitOps folder before it is applied
+  meshops.istio_integrity.istio_integrity_facts:
+    src:
+      - "{{ playbook_dir }}/manifests/"
+    default_namespace: bookinfo
+
+- name: Check two namespaces of a cluster, only our team's objects, without the hygiene checks
+  meshops.istio_integrity.istio_integrity_facts:
+    context: prod-eu
+    namespaces: [bookinfo, istio-system]
+    label_selector: team=payments
+    skip_checks: [MSH501, MSH502]
+
+- name: Fail when the mesh has errors
+  ansible.builtin.assert:
+    that: istio_integrity.summary.errors == 0
+    fail_msg: "{{ istio_integrity.violations | selectattr('severity', 'eq', 'error') | map(attribute='message') | list }}"
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts set by the module.
+  returned: always
+  type: dict
+  contains:
+    istio_integrity:
+      description: The result of the integrity check.
+      returned: always
+      type: dict
+      contains:
+        summary:
+          description:
+            - Counts by severity and code, objects scanned per kind, ignored kinds, skipped documents,
+              checks run and skipped.
+            - C(consistent) is true only for a C(complete) scan with no error and no warning.
+          returned: always
+          type: dict
+          sample:
+            consistent: false
+            complete: true
+            incomplete_reasons: []
+            violations: 2
+            errors: 1
+            warnings: 1
+            infos: 0
+            by_code: {MSH101: 1, MSH106: 1}
+            scanned: {DestinationRule: 3, Gateway: 1, Service: 3, VirtualService: 2}
+            skipped_documents: 0
+        violations:
+          description: One entry per violation, errors first.
+          returned: always
+          type: list
+          elements: dict
+          sample:
+            - id: "MSH101:VirtualService/bookinfo/reviews:spec.gateways[0]"
+              code: MSH101
+              istio_code: IST0101
+              kiali_code: KIA1102
+              severity: error
+              title: VirtualService references a Gateway that does not exist
+              kind: VirtualService
+              namespace: bookinfo
+              name: reviews
+              path: spec.gateways[0]
+              message: >-
+                VirtualService bookinfo/reviews: spec.gateways[0] references Gateway 'bookinfo/main',
+                which does not exist (did you mean 'istio-system/main'?)
+              target: bookinfo/main
+              related: []
+              managed: true
+              source: cluster
+              repair: A1
+        repair_plan:
+          description:
+            - At most one action per object. C(action) is C(delete), C(create) (with C(manifest)),
+              C(patch) (a JSON patch in C(patch)) or C(manual) (with the C(reason)).
+            - C(safe) is true only when every object the action touches carries the
+              C(app.kubernetes.io/managed-by=meshops.istio_integrity) label.
+          returned: always
+          type: list
+          elements: dict
+          sample:
+            - id: A1
+              action: create
+              kind: Gateway
+              namespace: bookinfo
+              name: main
+              safe: true
+              reason: missing Gateway referenced by 1 VirtualService(s)
+              violations: ["MSH101:VirtualService/bookinfo/reviews:spec.gateways[0]"]
+              manifest: {apiVersion: networking.istio.io/v1, kind: Gateway}
+        skipped:
+          description: Documents or files that could not be used, with the reason.
+          returned: always
+          type: list
+          elements: dict
+          sample:
+            - source: manifests/broken.yaml
+              document: 2
+              reason: "VirtualService: spec.hosts: expected a list, got string"
+        objects:
+          description: Every checked object (kind, namespace, name), when O(include_objects) is true.
+          returned: when O(include_objects=true)
+          type: list
+          elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.args_common import CONNECTION_ARG_SPEC
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.runner import IntegrityRequest, RunError, run_integrity
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import YAML_IMPORT_ERROR
+
+
+def main() -> None:
+    argument_spec = dict(
+        src=dict(type="list", elements="path", default=[]),
+        live=dict(type="bool"),
+        namespaces=dict(type="list", elements="str", default=[]),
+        label_selector=dict(type="str"),
+        domain=dict(type="str", default="cluster.local"),
+        default_namespace=dict(type="str", default="default"),
+        checks=dict(type="list", elements="str", default=[]),
+        skip_checks=dict(type="list", elements="str", default=[]),
+        gateway_selector=dict(type="dict", default={"istio": "ingressgateway"}),
+        include_objects=dict(type="bool", default=True),
+        max_file_size=dict(type="int", default=16 * 1024 * 1024),
+        page_size=dict(type="int", default=500),
+    )
+    argument_spec.update(CONNECTION_ARG_SPEC)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if YAML_IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=str(YAML_IMPORT_ERROR))
+    try:
+        result = run_integrity(IntegrityRequest.from_params(module.params))
+    except RunError as error:
+        module.fail_json(msg=str(error))
+    module.exit_json(changed=False, ansible_facts={"istio_integrity": result})
+
+
+if __name__ == "__main__":
+    main()
