@@ -197,7 +197,7 @@ MSH108 = Check(
         WHERE d.role = 'route'
         GROUP BY d.vs_id
         HAVING max(""" + _RESOLVED + """) = 0""",
-    message="all {destinations} route destination(s) are missing from the registry: the VirtualService routes nowhere")
+    message="{path}: all {destinations} route destination(s) are missing from the registry: the VirtualService routes nowhere")
 
 MSH109 = Check(
     code="MSH109", severity=ERROR, istio_code="IST0101",
@@ -262,12 +262,14 @@ MSH202 = Check(
 MSH203 = Check(
     code="MSH203", severity=WARNING, kiali_code="KIA0201",
     title="Several DestinationRules for the same host and overlapping subsets",
+    # Istio picks a DestinationRule by namespace (client's, service's, root): rules collide within one.
     reads=("DestinationRule",),
     sql="""
         SELECT object_id, path, host, related_id, 'spec.host' AS related_path FROM (
             SELECT b.object_id, 'spec.host' AS path, b.host,
                    (SELECT a.object_id FROM destination_rule a JOIN object ao ON ao.id = a.object_id
-                    WHERE a.host = b.host AND (ao.created, a.object_id) < (bo.created, b.object_id)
+                    WHERE a.host = b.host AND ao.namespace = bo.namespace
+                      AND (ao.created, a.object_id) < (bo.created, b.object_id)
                       AND """ + _exports_intersect("a.object_id", "b.object_id") + """
                       AND (NOT EXISTS (SELECT 1 FROM dr_subset s WHERE s.dr_id = a.object_id)
                            OR NOT EXISTS (SELECT 1 FROM dr_subset s WHERE s.dr_id = b.object_id)
@@ -442,7 +444,7 @@ MSH501 = Check(
         SELECT gw.object_id, 'metadata.name' AS path
         FROM gateway gw
         WHERE NOT EXISTS (SELECT 1 FROM vs_gateway g WHERE g.gateway_key = gw.ref_key)""",
-    message="no VirtualService binds this Gateway")
+    message="{path}: no VirtualService binds this Gateway")
 
 MSH502 = Check(
     code="MSH502", severity=INFO, istio_code="IST0118", kiali_code="KIA0601",

@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 from typing import Callable, Dict, List
 
+_KEY = r"[A-Za-z0-9][A-Za-z0-9_./-]*"
+_VALUE = r"[A-Za-z0-9_.-]*"
 _TERM = re.compile(
-    r"^\s*(?:(?P<not>!)\s*(?P<absent>[^\s=!,()]+)"
-    r"|(?P<key>[^\s=!,()]+)\s*(?:(?P<op>==|=|!=)\s*(?P<value>[^\s,()]*)"
+    r"^\s*(?:!\s*(?P<absent>" + _KEY + r")"
+    r"|(?P<key>" + _KEY + r")\s*(?:(?P<op>==|=|!=)\s*(?P<value>" + _VALUE + r")"
     r"|\s+(?P<setop>in|notin)\s*\((?P<values>[^)]*)\))?)\s*$")
 
 
