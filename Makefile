@@ -1,0 +1,78 @@
+# meshops.istio_integrity: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+COLLECTIONS := $(CURDIR)/.collections
+LINK := $(COLLECTIONS)/ansible_collections/meshops/istio_integrity
+SANITY_ROOT := $(CURDIR)/build/sanity/ansible_collections/meshops/istio_integrity
+
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PYTHONPATH := $(COLLECTIONS)
+export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
+export ANSIBLE_LOCALHOST_WARNING := False
+export ANSIBLE_INVENTORY_UNPARSED_WARNING := False
+
+.PHONY: test demo bench unit sanity lint integration molecule stray-check controlplane cluster-up cluster-down \
+        venv collection clean requirements
+
+test: unit sanity lint integration molecule stray-check ## set up everything and run every test suite
+	@echo "make test: all suites passed"
+
+demo: venv collection controlplane ## local control plane, sample mesh with planted faults, report, repair plan
+	$(BIN)/python tools/demo.py
+
+bench: venv collection ## synthetic meshes of 1k/10k/30k Services; prints the table
+	$(BIN)/python bench/bench_engine.py
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	touch $@
+
+collection: ## the collection as ansible_collections/meshops/istio_integrity (a link to this tree)
+	mkdir -p $(dir $(LINK))
+	ln -sfn ../../.. $(LINK)
+
+controlplane: venv ## build (or reuse) etcd, kube-apiserver and kube-controller-manager
+	bash tools/controlplane/build.sh >/dev/null
+
+unit: venv collection
+	$(BIN)/pytest tests/unit -q
+
+sanity: venv ## ansible-test sanity on a copy of the tracked tree, no ignore files
+	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
+	git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents {} $(SANITY_ROOT)/
+	cd $(SANITY_ROOT) && git init -q && git add -A && \
+	  $(BIN)/ansible-test sanity --venv --python 3.11 --color no \
+	    --skip-test shellcheck --exclude tools/ --exclude bench/ --exclude tests/integration/
+
+lint: venv collection
+	$(BIN)/ansible-lint --profile production
+
+integration: venv collection controlplane
+	$(BIN)/pytest tests/integration -q -p no:randomly
+
+molecule: venv collection controlplane
+	cd extensions && $(BIN)/molecule test -s default
+
+stray-check: venv
+	$(BIN)/python tools/controlplane/localcluster.py stray
+
+cluster-up: venv controlplane ## start the control plane in the background; kubeconfig in .cluster/kubeconfig
+	$(BIN)/python tools/controlplane/localcluster.py up --state .cluster
+
+cluster-down: venv
+	$(BIN)/python tools/controlplane/localcluster.py down --state .cluster
+
+requirements: ## re-resolve requirements/dev.txt from requirements/dev.in
+	rm -rf build/req-venv && $(PYTHON) -m venv build/req-venv
+	build/req-venv/bin/pip install --quiet --upgrade pip && build/req-venv/bin/pip install --quiet -r requirements/dev.in
+	{ echo "# Generated from requirements/dev.in with 'pip freeze' in a fresh Python 3.11 venv; update with 'make requirements'."; \
+	  build/req-venv/bin/pip freeze | grep -v '^pip=='; } > requirements/dev.txt
+
+clean:
+	rm -rf build .collections tests/output

@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+"""A real control plane for the session, and a helper that runs real ansible-playbook processes.
+
+The control plane never skips: if it cannot be built or started the tests fail,
+so a CI run can never pass without having talked to a real API server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples" / "demo-mesh"
+sys.path.insert(0, str(REPO / "tools" / "controlplane"))
+
+import localcluster  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def start_plane(install_crds: bool = True) -> localcluster.LocalControlPlane:
+    try:
+        return localcluster.LocalControlPlane(localcluster.build_binaries()).start(install_crds=install_crds)
+    except localcluster.ControlPlaneError as error:
+        pytest.fail("the local control plane could not start: %s" % error, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def control_plane():
+    plane = start_plane()
+    yield plane
+    plane.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_mesh(control_plane):
+    """The sample mesh with its planted faults, applied to the cluster."""
+    control_plane.kubectl("apply", "-f", str(EXAMPLES / "00-namespaces.yaml"))
+    control_plane.kubectl("apply", "-f", str(EXAMPLES))
+    return control_plane
+
+
+@dataclass
+class PlaybookRun:
+    rc: int
+    output: str
+    facts: Optional[Dict[str, Any]]
+
+    @property
+    def failed(self) -> bool:
+        return self.rc != 0
+
+
+def run_playbook(tasks: List[Dict[str, Any]], env: Optional[Dict[str, str]] = None,
+                 result_var: str = "istio_integrity", check: bool = False) -> PlaybookRun:
+    """Run ``tasks`` in a local play; the value of ``result_var`` at the end comes back as ``facts``."""
+    with tempfile.TemporaryDirectory(prefix="meshops-play-") as workdir:
+        out = Path(workdir) / "result.json"
+        play = [{
+            "name": "integration", "hosts": "localhost", "connection": "local", "gather_facts": False,
+            "vars": {"ansible_python_interpreter": sys.executable},
+            "tasks": tasks + [{"name": "Save the result", "ansible.builtin.copy": {
+                "content": "{{ %s | to_json }}" % result_var, "dest": str(out), "mode": "0600"},
+                "when": "%s is defined" % result_var}],
+        }]
+        playbook = Path(workdir) / "play.yml"
+        playbook.write_text(yaml.safe_dump(play, sort_keys=False))
+        run_env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"), ANSIBLE_NOCOLOR="1",
+                       ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_LOCALHOST_WARNING="False",
+                       ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
+        run_env.update(env or {})
+        command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(playbook)]
+        if check:
+            command.append("--check")
+        result = subprocess.run(command, capture_output=True, text=True, env=run_env, timeout=600, check=False)
+        facts = json.loads(out.read_text()) if out.exists() else None
+        return PlaybookRun(result.returncode, result.stdout + result.stderr, facts)
+
+
+def facts_task(**options: Any) -> Dict[str, Any]:
+    return {"name": "Integrity facts", "meshops.istio_integrity.istio_integrity_facts": options}
+
+
+def violation_keys(facts: Dict[str, Any]) -> set:
+    return {(v["code"], v["kind"], v["namespace"], v["name"], v["path"]) for v in facts["violations"]}
