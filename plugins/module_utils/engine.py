@@ -101,6 +101,7 @@ class Analysis:
             "namespace": subject["namespace"],
             "name": subject["name"],
             "path": row["path"],
+            "object": "%s/%s/%s" % (subject["kind"], subject["namespace"], subject["name"]),
             "message": "%s %s/%s: %s" % (subject["kind"], subject["namespace"], subject["name"], message),
             "target": row.get("target") or "",
             "related": related,

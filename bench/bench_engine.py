@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+# Copyright (c) meshops.istio_integrity contributors
+# Apache License 2.0 (see LICENSE)
+"""`make bench`: the offline integrity check on synthetic meshes of 1k, 10k and 30k Services.
+
+Each mesh: per Service a Deployment, a VirtualService on one of 100 Gateways and a
+DestinationRule, plus planted violations of every code. Reference: the floor of only
+parsing the same files with PyYAML's C loader. Each measurement runs in a fresh
+process so that peak memory (max RSS) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / ".collections"))
+SIZES = (1000, 10000, 30000)
+GATEWAYS = 100
+NAMESPACES = 50
+FQDN = "%s.%s.svc.cluster.local"
+
+# Every code, with how many violations the planted objects below produce.
+PLANTED = {
+    "MSH101": 1, "MSH102": 2, "MSH103": 1, "MSH104": 1, "MSH105": 1, "MSH106": 1, "MSH107": 1, "MSH108": 1,
+    "MSH109": 1, "MSH201": 1, "MSH202": 1, "MSH203": 1, "MSH204": 1, "MSH205": 1, "MSH301": 1, "MSH302": 1,
+    "MSH303": 1, "MSH401": 1, "MSH402": 1, "MSH403": 1, "MSH501": 1, "MSH502": 1,
+}
+
+
+def svc(i: int) -> str:
+    return FQDN % ("svc-%d" % i, "ns-%d" % (i % NAMESPACES))
+
+
+def route(host: str, port: int = 80, **extra: Any) -> Dict[str, Any]:
+    destination = {"host": host, "port": {"number": port}}
+    destination.update(extra)
+    return {"destination": destination}
+
+
+def vs(name: str, hosts: List[str], routes: List[Dict[str, Any]], gateways: List[str] = (), **rule: Any):
+    spec: Dict[str, Any] = {"hosts": hosts, "http": [dict(rule, route=routes)]}
+    if gateways:
+        spec["gateways"] = list(gateways)
+    return {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": {"name": name, "namespace": "planted"}, "spec": spec}
+
+
+def gateway(name: str, selector: Dict[str, str], port: int, hosts: List[str], **tls: Any) -> Dict[str, Any]:
+    server: Dict[str, Any] = {"port": {"number": port, "name": "p%d" % port, "protocol": "HTTPS" if tls else "HTTP"},
+                              "hosts": hosts}
+    if tls:
+        server["tls"] = dict(mode="SIMPLE", **tls)
+    return {"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+            "metadata": {"name": name, "namespace": "istio-system"}, "spec": {"selector": selector, "servers": [server]}}
+
+
+def service(name: str, namespace: str, ports: List[Dict[str, Any]], selector: Dict[str, str] = None):
+    spec: Dict[str, Any] = {"ports": ports}
+    if selector:
+        spec["selector"] = selector
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+def deployment(name: str, namespace: str, labels: Dict[str, str]) -> Dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels},
+                                                                       "spec": {"containers": [{"name": "app", "image": "x"}]}}}}
+
+
+def dr(name: str, namespace: str, host: str, subsets: List[str]) -> Dict[str, Any]:
+    return {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"host": host, "subsets": [{"name": s, "labels": {"version": s}} for s in subsets]}}
+
+
+INGRESS = {"istio": "ingressgateway"}
+
+
+def planted() -> List[Dict[str, Any]]:
+    """One small object group per code; the comment says what each adds."""
+    return [
+        vs("p101", ["p101.example.com"], [route(svc(0))], ["istio-system/no-such-gateway"]),        # 101
+        vs("p102", ["p102.internal"], [dict(route(svc(0)), weight=50), dict(route("ghost-102"), weight=50)]),  # 102
+        vs("p103", ["p103.internal"], [route(svc(0), subset="v9")]),                                  # 103
+        vs("p104", ["p104.internal"], [route(svc(0), 81)]),                                           # 104
+        service("multi-105", "planted", [{"name": "http", "port": 80}, {"name": "http-b", "port": 81}]),
+        vs("p105", ["p105.example.com"], [{"destination": {"host": "multi-105"}}], ["istio-system/g-0"]),  # 105
+        dr("p106", "planted", "nothing-106", []),                                                     # 106
+        vs("p107", ["p107.example.com"], [route(svc(1))], ["istio-system/g-1"]),                      # 107
+        vs("p108", ["p108.internal"], [route("ghost-108")]),                                          # 108 (+102)
+        gateway("tls-109", INGRESS, 443, ["p109.example.com"], credentialName="missing-cert"),
+        vs("p109", ["p109.example.com"], [route(svc(2))], ["istio-system/tls-109"]),                  # 109
+        gateway("dup-201", INGRESS, 80, ["p201.example.com", "svc-0.example.com"]),
+        vs("p201", ["p201.example.com"], [route(svc(3))], ["istio-system/dup-201"]),                  # 201
+        vs("p202", ["svc-5.example.com"], [route(svc(5))], ["istio-system/g-5"]),                     # 202
+        dr("p203", "ns-6", "svc-6", ["v1"]),                                                          # 203
+        {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry", "metadata": {"name": "se-204a", "namespace": "planted"},
+         "spec": {"hosts": ["api.p204.example.com"], "ports": [{"number": 443, "name": "https", "protocol": "HTTPS"}]}},
+        {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry", "metadata": {"name": "se-204b", "namespace": "planted"},
+         "spec": {"hosts": ["api.p204.example.com"], "ports": [{"number": 443, "name": "https", "protocol": "HTTPS"}]}},  # 204
+        service("dup-205", "planted", [{"name": "http", "port": 80}, {"name": "http", "port": 81}]),  # 205
+        vs("p301", ["p301.internal"], [dict(route(svc(7)), weight=60), dict(route(svc(8)), weight=30)]),  # 301
+        vs("p302", ["p302.internal"], [dict(route(svc(9)), weight=50), dict(route(svc(9)), weight=50)]),  # 302
+        {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "metadata": {"name": "p303", "namespace": "planted"},
+         "spec": {"hosts": ["p303.internal"], "http": [{"route": [route(svc(10))]},
+                                                      {"match": [{"uri": {"prefix": "/x"}}], "route": [route(svc(10))]}]}},  # 303
+        gateway("g-401", {"istio": "nothing"}, 80, ["p401.example.com"]),
+        vs("p401", ["p401.example.com"], [route(svc(11))], ["istio-system/g-401"]),                   # 401
+        service("lonely-402", "planted", [{"name": "http", "port": 80}], {"app": "lonely-402"}),
+        deployment("lonely-402", "planted", {"app": "lonely-402", "version": "v1"}),
+        dr("p402", "planted", "lonely-402", ["v2"]),                                                  # 402
+        gateway("g-403", INGRESS, 9443, ["p403.example.com"]),
+        vs("p403", ["p403.example.com"], [route(svc(12))], ["istio-system/g-403"]),                   # 403
+        gateway("g-501", INGRESS, 80, ["p501.example.com"]),                                          # 501
+        service("badname-502", "planted", [{"name": "web", "port": 80}]),                             # 502
+    ]
+
+
+def generate(directory: Path, services: int) -> None:
+    """Write the mesh: one file per namespace plus istio-system and the planted faults."""
+    directory.mkdir(parents=True, exist_ok=True)
+    per_namespace: Dict[int, List[Dict[str, Any]]] = {}
+    gateway_hosts: Dict[int, List[str]] = {}
+    for i in range(services):
+        namespace, name, host = "ns-%d" % (i % NAMESPACES), "svc-%d" % i, "svc-%d.example.com" % i
+        labels = {"app": name, "version": "v1"}
+        gateway_hosts.setdefault(i % GATEWAYS, []).append(host)
+        per_namespace.setdefault(i % NAMESPACES, []).extend([
+            service(name, namespace, [{"name": "http", "port": 80}], {"app": name}),
+            deployment(name, namespace, labels),
+            {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+             "metadata": {"name": name, "namespace": namespace},
+             "spec": {"hosts": [host], "gateways": ["istio-system/g-%d" % (i % GATEWAYS)],
+                      "http": [{"route": [{"destination": {"host": name, "subset": "v1", "port": {"number": 80}}}]}]}},
+            dr(name, namespace, name, ["v1"]),
+        ])
+    gateway_hosts[0].append("p105.example.com")
+    system = [deployment("istio-ingressgateway", "istio-system", INGRESS),
+              service("istio-ingressgateway", "istio-system",
+                      [{"name": "http2", "port": 80}, {"name": "https", "port": 443}], INGRESS)]
+    system.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ingress-cert", "namespace": "istio-system"}})
+    system += [gateway("g-%d" % g, INGRESS, 80, hosts) for g, hosts in sorted(gateway_hosts.items())]
+    files = {"istio-system.yaml": system, "planted.yaml": planted()}
+    files.update({"ns-%d.yaml" % n: docs for n, docs in per_namespace.items()})
+    for name, docs in files.items():
+        with open(directory / name, "w", encoding="utf-8") as handle:
+            yaml.dump_all(docs, handle, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)
+
+
+def measure(kind: str, directory: str) -> Dict[str, Any]:
+    """Runs in a fresh process: parse-only floor, or the whole offline integrity run."""
+    started = time.perf_counter()
+    if kind == "floor":
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        documents = 0
+        for path in sorted(Path(directory).glob("*.yaml")):
+            documents += sum(1 for _ in yaml.load_all(path.read_text(encoding="utf-8"), Loader=loader))
+        result: Dict[str, Any] = {"documents": documents}
+    else:
+        from ansible_collections.meshops.istio_integrity.plugins.module_utils.runner import (  # pylint: disable=import-outside-toplevel
+            IntegrityRequest, run_integrity)
+        facts = run_integrity(IntegrityRequest(src=[directory], include_objects=False))
+        result = {"by_code": facts["summary"]["by_code"], "objects": sum(facts["summary"]["scanned"].values()),
+                  "complete": facts["summary"]["complete"]}
+    result["seconds"] = time.perf_counter() - started
+    result["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def run_measure(kind: str, directory: Path) -> Dict[str, Any]:
+    output = subprocess.run([sys.executable, __file__, "--measure", kind, str(directory)], check=True,
+                            capture_output=True, text=True).stdout
+    return json.loads(output)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--measure", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", type=int, nargs="*", default=list(SIZES))
+    parser.add_argument("--workdir", type=Path, default=REPO / "build" / "bench")
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(*args.measure)))
+        return 0
+    rows, failures = [], []
+    for size in args.sizes:
+        directory = args.workdir / ("mesh-%d" % size)
+        if not (directory / "planted.yaml").exists():
+            generate(directory, size)
+        floor, engine = run_measure("floor", directory), run_measure("engine", directory)
+        exact = engine["by_code"] == PLANTED and engine["complete"]
+        if not exact:
+            failures.append("%d Services: found %s, planted %s" % (size, engine["by_code"], PLANTED))
+        rows.append((size, engine["objects"], engine["seconds"], floor["seconds"], engine["seconds"] / floor["seconds"],
+                     engine["peak_mib"], sum(engine["by_code"].values()), sum(PLANTED.values()), exact))
+    print("\nOffline integrity check vs. the floor (PyYAML C loader parsing the same files)\n")
+    print("| Services | objects | seconds | floor s | ratio to floor | peak MiB | found | planted | exact |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|:---:|")
+    for row in rows:
+        print("| %d | %d | %.2f | %.2f | %.2fx | %.0f | %d | %d | %s |" % (row[:8] + ("yes" if row[8] else "NO",)))
+    by_size = {row[0]: row for row in rows}
+    if 1000 in by_size and 10000 in by_size:
+        print("\nGrowth 1k -> 10k Services: %.1fx time (bar: at most 12x)" % (by_size[10000][2] / by_size[1000][2]))
+    print("Bars: ratio to floor at 10k at most 1.5x; peak memory at 30k under 1024 MiB; found == planted at every size.")
+    for failure in failures:
+        print("MISMATCH: " + failure)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
