@@ -17,7 +17,7 @@ export ANSIBLE_INVENTORY_UNPARSED_WARNING := False
 .PHONY: test demo bench unit sanity lint integration molecule stray-check controlplane cluster-up cluster-down \
         venv collection clean requirements
 
-test: unit lint integration stray-check ## set up everything and run every test suite (sanity: see README)
+test: unit sanity lint integration stray-check ## set up everything and run every test suite
 	@echo "make test: all suites passed"
 
 demo: venv collection controlplane ## local control plane, sample mesh with planted faults, report, repair plan
@@ -52,6 +52,7 @@ $(SANITY_VENV)/.installed: requirements/dev.txt
 	touch $@
 
 sanity: $(SANITY_VENV)/.installed ## ansible-test sanity on a copy of the tracked tree, no ignore files
+	command -v shellcheck >/dev/null || { apt-get update -qq && apt-get install -y -qq shellcheck; }
 	pip_version=$$($(SANITY_VENV)/bin/python -c "import re, ansible_test._internal.python_requirements as r, inspect; \
 	  print(re.search(r\"pip='([^']+)'\", inspect.getsource(r.get_venv_packages)).group(1))") && \
 	  mkdir -p ~/.ansible/test/cache && cp tools/sanity_get_pip.py ~/.ansible/test/cache/get_pip_$${pip_version//./_}.py

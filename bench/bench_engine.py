@@ -1,6 +1,5 @@
-#!/usr/bin/env python3
 # Copyright (c) meshops.istio_integrity contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """`make bench`: the offline integrity check on synthetic meshes of 1k, 10k and 30k Services.
 
 Each mesh: per Service a Deployment, a VirtualService on one of 100 Gateways and a
@@ -13,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -113,8 +111,9 @@ def planted() -> List[Dict[str, Any]]:
         vs("p301", ["p301.internal"], [dict(route(svc(7)), weight=60), dict(route(svc(8)), weight=30)]),  # 301
         vs("p302", ["p302.internal"], [dict(route(svc(9)), weight=50), dict(route(svc(9)), weight=50)]),  # 302
         {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "metadata": {"name": "p303", "namespace": "planted"},
-         "spec": {"hosts": ["p303.internal"], "http": [{"route": [route(svc(10))]},
-                                                      {"match": [{"uri": {"prefix": "/x"}}], "route": [route(svc(10))]}]}},  # 303
+         "spec": {"hosts": ["p303.internal"],
+                  "http": [{"route": [route(svc(10))]},
+                           {"match": [{"uri": {"prefix": "/x"}}], "route": [route(svc(10))]}]}},  # 303
         gateway("g-401", {"istio": "nothing"}, 80, ["p401.example.com"]),
         vs("p401", ["p401.example.com"], [route(svc(11))], ["istio-system/g-401"]),                   # 401
         service("lonely-402", "planted", [{"name": "http", "port": 80}], {"app": "lonely-402"}),
@@ -165,7 +164,7 @@ def measure(kind: str, directory: str) -> Dict[str, Any]:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         documents = 0
         for path in sorted(Path(directory).glob("*.yaml")):
-            documents += sum(1 for _ in yaml.load_all(path.read_text(encoding="utf-8"), Loader=loader))
+            documents += sum(1 for _document in yaml.load_all(path.read_text(encoding="utf-8"), Loader=loader))
         result: Dict[str, Any] = {"documents": documents}
     else:
         from ansible_collections.meshops.istio_integrity.plugins.module_utils.runner import (  # pylint: disable=import-outside-toplevel

@@ -1,6 +1,5 @@
-#!/usr/bin/env python3
 # Copyright (c) meshops.istio_integrity contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """`make demo`: a local control plane, a sample mesh with planted faults, the integrity report.
 
 Says what it does at each step, and stops everything at the end, also on failure.

@@ -22,5 +22,7 @@ if os.path.isfile(CA_BUNDLE):
         config.write("[global]\ncert = %s\n" % CA_BUNDLE)
 
 ensurepip.bootstrap()
+# ensurepip points PIP_CONFIG_FILE at os.devnull for its own run; the install below needs the config.
+os.environ.pop("PIP_CONFIG_FILE", None)
 arguments = [argument for argument in sys.argv[1:] if argument not in GET_PIP_ONLY]
 sys.exit(subprocess.call([sys.executable, "-m", "pip", "install"] + arguments))

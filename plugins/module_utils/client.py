@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) meshops.istio_integrity contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A thin JSON transport to the Kubernetes API, configured like kubernetes.core.
 
 The ``kubernetes`` package loads kubeconfigs (contexts, exec plugins, token
@@ -137,8 +137,7 @@ class KubernetesAPI:
             if token:
                 query.append(("continue", token))
             page = self.request("GET", path, query=query, accept=accept) or {}
-            for item in page.get("items") or []:
-                yield item
+            yield from page.get("items") or []
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) meshops.istio_integrity contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Istio's naming rules for hosts, gateway references and exportTo.
 
 Everything here is a pure function: the model calls them at load time so that
@@ -70,7 +70,7 @@ def gateway_key(ref: str, namespace: str) -> Optional[str]:
     if ref == MESH_GATEWAY:
         return None
     if "/" in ref:
-        ns, _, name = ref.partition("/")
+        ns, _slash, name = ref.partition("/")
         return "%s/%s" % (ns or namespace, name)
     if "." in ref:
         name, ns = ref.split(".")[:2]

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) meshops.istio_integrity contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The repair plan: at most one action per object, each tied to the violations it fixes.
 
 * ``delete``: an orphaned VirtualService (MSH108) or DestinationRule (MSH106);
@@ -89,7 +89,7 @@ class _Planner:
             if violation["code"] == "MSH101" and "repair" not in violation:
                 missing.setdefault(violation["target"], []).append(violation)
         for key, found in sorted(missing.items()):
-            namespace, _, name = key.partition("/")
+            namespace, _slash, name = key.partition("/")
             vs_ids = sorted({v["object_id"] for v in found})
             hosts = [row["scoped"] for row in self.db.execute(
                 "SELECT DISTINCT o.namespace || '/' || h.raw AS scoped FROM vs_host h JOIN object o ON o.id = h.vs_id "

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright (c) meshops.istio_integrity contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ description:
   - A scan that could not read everything it was asked to (a forbidden namespace, a skipped document) is
     reported with C(summary.complete=false) and is never C(consistent).
 author:
-  - meshops.istio_integrity contributors
+  - meshops maintainers (@meshops)
 extends_documentation_fragment:
   - meshops.istio_integrity.k8s_auth
   - ansible.builtin.action_common_attributes

@@ -93,6 +93,8 @@ build_etcd() {
 }
 
 [ -x "$bin_dir/etcd" ] || build_etcd
-[ -x "$bin_dir/kube-apiserver" ] && [ -x "$bin_dir/kube-controller-manager" ] || build_kubernetes
+if [ ! -x "$bin_dir/kube-apiserver" ] || [ ! -x "$bin_dir/kube-controller-manager" ]; then
+  build_kubernetes
+fi
 log "control plane binaries ready in $bin_dir (took $(( $(date +%s) - started ))s)"
 echo "$bin_dir"

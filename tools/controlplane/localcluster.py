@@ -1,6 +1,5 @@
-#!/usr/bin/env python3
 # Copyright (c) meshops.istio_integrity contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A real local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager.
 
 Used by the pytest fixtures, the molecule scenario and the demo; also a CLI:
@@ -205,8 +204,8 @@ class LocalControlPlane:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.processes[name].poll() is not None:
-                raise ControlPlaneError("%s exited with code %s:\n%s" % (name, self.processes[name].returncode,
-                                                                        self._log_tail(name)))
+                code = self.processes[name].returncode
+                raise ControlPlaneError("%s exited with code %s:\n%s" % (name, code, self._log_tail(name)))
             if ready():
                 return
             time.sleep(0.2)
@@ -332,8 +331,8 @@ def _http_ok(url: str, context: Optional[ssl.SSLContext] = None) -> bool:
 def _write_kubeconfig(path: Path, server: str, cert_dir: Path, user: str) -> None:
     config = {
         "apiVersion": "v1", "kind": "Config", "current-context": "meshops-local",
-        "clusters": [{"name": "meshops-local", "cluster": {"server": server,
-                                                            "certificate-authority": str(cert_dir / "ca.crt")}}],
+        "clusters": [{"name": "meshops-local",
+                      "cluster": {"server": server, "certificate-authority": str(cert_dir / "ca.crt")}}],
         "users": [{"name": user, "user": {"client-certificate": str(cert_dir / (user + ".crt")),
                                           "client-key": str(cert_dir / (user + ".key"))}}],
         "contexts": [{"name": "meshops-local", "context": {"cluster": "meshops-local", "user": user}}],
@@ -392,7 +391,7 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    for _ in range(150):
+    for _attempt in range(150):
         try:
             os.kill(pid, 0)
         except ProcessLookupError:

@@ -64,7 +64,7 @@ def test_label_selector_rejects_garbage():
 MANAGED = {"app.kubernetes.io/managed-by": "meshops.istio_integrity"}
 
 
-def plan_for(text):
+def violations_and_plan(text):
     model = MeshModel()
     for index, document in enumerate(yaml.safe_load_all(text)):
         model.add(document, "t#%d" % index)
@@ -72,8 +72,12 @@ def plan_for(text):
     return result["violations"], result["repair_plan"]
 
 
+def plan_for(text):
+    return violations_and_plan(text)[1]
+
+
 def test_orphaned_virtual_service_is_deleted_and_gets_no_gateway():
-    violations, plan = plan_for("""
+    violations, plan = violations_and_plan("""
 kind: VirtualService
 metadata: {name: orphan, namespace: default, labels: {app.kubernetes.io/managed-by: meshops.istio_integrity}}
 spec: {hosts: [o.example.com], gateways: [missing], http: [{route: [{destination: {host: ghost}}]}]}
@@ -83,7 +87,7 @@ spec: {hosts: [o.example.com], gateways: [missing], http: [{route: [{destination
 
 
 def test_missing_gateway_is_created_from_every_referencing_host():
-    _, plan = plan_for("""
+    plan = plan_for("""
 kind: Service
 metadata: {name: web, namespace: default}
 spec: {ports: [{name: http, port: 80}]}
@@ -103,7 +107,7 @@ spec: {hosts: [b.example.com], gateways: [default/edge], http: [{route: [{destin
 
 
 def test_gateway_for_unmanaged_virtual_service_is_not_safe():
-    _, plan = plan_for("""
+    plan = plan_for("""
 kind: Service
 metadata: {name: web, namespace: default}
 spec: {ports: [{name: http, port: 80}]}
@@ -116,7 +120,7 @@ spec: {hosts: [a.example.com], gateways: [edge], http: [{route: [{destination: {
 
 
 def test_host_conflict_patches_the_newer_object_with_guarded_removal():
-    _, plan = plan_for("""
+    plan = plan_for("""
 kind: Service
 metadata: {name: web, namespace: default}
 spec: {ports: [{name: http, port: 80}]}
@@ -137,7 +141,7 @@ spec: {hosts: [extra.example.com, web], http: [{route: [{destination: {host: web
 
 
 def test_removing_the_only_host_is_left_to_people():
-    _, plan = plan_for("""
+    plan = plan_for("""
 kind: Service
 metadata: {name: web, namespace: default}
 spec: {ports: [{name: http, port: 80}]}

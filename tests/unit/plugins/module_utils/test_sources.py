@@ -22,7 +22,7 @@ spec: {hosts: [x], http: [{route: [{destination: {host: ghost}}]}]}
 """
 
 
-def load(tmp_path, text, name="mesh.yaml", **kwargs):
+def load_model(tmp_path, text, name="mesh.yaml", **kwargs):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     model = MeshModel()
@@ -30,15 +30,20 @@ def load(tmp_path, text, name="mesh.yaml", **kwargs):
     return model, report
 
 
+def load(tmp_path, text, **kwargs):
+    """The load report alone."""
+    return load_model(tmp_path, text, **kwargs)[1]
+
+
 def test_multi_document_list_and_json(tmp_path):
     (tmp_path / "list.json").write_text(json.dumps({"kind": "List", "items": [yaml.safe_load(VS % "b")]}))
-    model, report = load(tmp_path, VS % "a" + "---\n" + VS % "c")
+    model, report = load_model(tmp_path, VS % "a" + "---\n" + VS % "c")
     assert model.scanned == {"VirtualService": 3}
     assert report.skipped == []
 
 
 def test_unknown_kinds_are_ignored_and_counted(tmp_path):
-    _, report = load(tmp_path, "kind: ConfigMap\nmetadata: {name: a}\n---\nkind: ConfigMap\nmetadata: {name: b}\n")
+    report = load(tmp_path, "kind: ConfigMap\nmetadata: {name: a}\n---\nkind: ConfigMap\nmetadata: {name: b}\n")
     assert report.ignored_kinds == {"ConfigMap": 2}
     assert report.skipped == []
 
@@ -53,7 +58,7 @@ def test_unknown_kinds_are_ignored_and_counted(tmp_path):
     ("kind: DestinationRule\nmetadata: {name: a}\nspec: {subsets: [{name: v1}]}\n", "spec.host: is required"),
 ])
 def test_invalid_documents_are_skipped_with_reason(tmp_path, text, reason):
-    model, report = load(tmp_path, VS % "ok" + "---\n" + text)
+    model, report = load_model(tmp_path, VS % "ok" + "---\n" + text)
     [skip] = report.skipped
     assert reason in skip["reason"]
     assert skip["document"] == 2 and skip["source"].startswith(str(tmp_path / "mesh.yaml"))
@@ -61,7 +66,7 @@ def test_invalid_documents_are_skipped_with_reason(tmp_path, text, reason):
 
 
 def test_malformed_yaml_names_the_line_and_keeps_earlier_documents(tmp_path):
-    model, report = load(tmp_path, VS % "ok" + "---\nkind: [unclosed\n")
+    model, report = load_model(tmp_path, VS % "ok" + "---\nkind: [unclosed\n")
     [skip] = report.skipped
     assert "invalid YAML" in skip["reason"] and "line" in skip["reason"]
     assert skip["document"] == 2
@@ -69,14 +74,14 @@ def test_malformed_yaml_names_the_line_and_keeps_earlier_documents(tmp_path):
 
 
 def test_oversized_file_is_skipped(tmp_path):
-    _, report = load(tmp_path, VS % "a" + "#" * 4096, max_file_size=1024)
+    report = load(tmp_path, VS % "a" + "#" * 4096, max_file_size=1024)
     [skip] = report.skipped
     assert "over the max_file_size limit of 1024" in skip["reason"]
 
 
 def test_duplicate_object_across_files_is_reported(tmp_path):
     (tmp_path / "a.yaml").write_text(VS % "same")
-    model, report = load(tmp_path, VS % "same", name="b.yaml")
+    model, report = load_model(tmp_path, VS % "same", name="b.yaml")
     [skip] = report.skipped
     assert "already defined by" in skip["reason"] and "a.yaml" in skip["reason"]
     assert model.scanned == {"VirtualService": 1}
@@ -84,7 +89,7 @@ def test_duplicate_object_across_files_is_reported(tmp_path):
 
 def test_names_with_quotes_and_unicode_survive(tmp_path):
     text = VS % "\"o'brien-ü\"" + "---\n" + VS % "'x\"y'"
-    model, report = load(tmp_path, text)
+    model, report = load_model(tmp_path, text)
     assert report.skipped == []
     names = {v["name"] for v in analyze(model)["violations"]}
     assert names == {"o'brien-ü", 'x"y'}
