@@ -180,11 +180,16 @@ MSH107 = Check(
         JOIN vs_host h ON h.vs_id = g.vs_id
         JOIN object v ON v.id = g.vs_id
         WHERE g.binds = 1
-          AND NOT EXISTS (
-              SELECT 1 FROM gateway_server s JOIN server_host sh ON sh.server_id = s.id
-              WHERE s.gateway_id = gw.object_id AND sh.scope IN ('*', v.namespace)
-                AND (sh.host IN (SELECT key FROM host_key WHERE host = h.host)
-                     OR h.host IN (SELECT key FROM host_key WHERE host = sh.host)))""",
+          AND NOT EXISTS (  -- a server host equal to the VS host, or a wildcard covering it
+              SELECT 1 FROM host_key k
+              JOIN server_host sh ON sh.host = k.key
+              JOIN gateway_server s ON s.id = sh.server_id
+              WHERE k.host = h.host AND s.gateway_id = gw.object_id AND sh.scope IN ('*', v.namespace))
+          AND NOT EXISTS (  -- the VS host is a wildcard covering a server host
+              SELECT 1 FROM host_key k
+              JOIN server_host sh ON sh.host = k.host
+              JOIN gateway_server s ON s.id = sh.server_id
+              WHERE k.key = h.host AND s.gateway_id = gw.object_id AND sh.scope IN ('*', v.namespace))""",
     message="{path} '{host}' is not served by Gateway '{target}' (no server host matches it for this namespace)")
 
 MSH108 = Check(

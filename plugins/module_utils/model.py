@@ -185,7 +185,6 @@ CREATE TABLE host_key (
     key TEXT NOT NULL,
     PRIMARY KEY (host, key)
 ) WITHOUT ROWID;
-CREATE INDEX host_key_by_key ON host_key(key, host);
 CREATE INDEX registry_by_host ON registry(host);
 CREATE INDEX registry_by_object ON registry(object_id);
 CREATE INDEX destination_by_route ON destination(route_id);
@@ -202,7 +201,10 @@ CREATE INDEX service_by_selector ON service(namespace, selector);
 """
 
 # Tables derived once after loading; every check that needs them reads them.
+# (Indexes on bulk-loaded tables are built here too: cheaper after the load than during it.)
 DERIVED = """
+CREATE INDEX host_key_by_key ON host_key(key, host);
+
 CREATE TABLE destination_target AS
     SELECT d.id AS destination_id, r.id AS registry_id, r.object_id AS target_id
     FROM destination d
@@ -282,8 +284,11 @@ class MeshModel:
         self._rows: Dict[str, List[Tuple[Any, ...]]] = {}
         self._identities: Dict[Tuple[str, str, str], str] = {}
         self._hosts: set = set()
-        self._next_id = 0
+        self._last_id = 0  # ids are shared by all tables: one counter, advanced per staged row
         self._finished = False
+        self._loaders = {"Gateway": self._load_gateway, "VirtualService": self._load_virtualservice,
+                         "DestinationRule": self._load_destinationrule, "ServiceEntry": self._load_serviceentry,
+                         "Service": self._load_service, "Secret": self._load_secret}
 
     # -- loading -------------------------------------------------------------
     def add(self, obj: Dict[str, Any], source: str) -> Optional[str]:
@@ -303,11 +308,9 @@ class MeshModel:
         if identity in self._identities:
             raise DuplicateObject("%s %s/%s is already defined by %s" % (kind, namespace, name, self._identities[identity]))
         staged: Dict[str, List[Tuple[Any, ...]]] = {}
-        object_id = self._next_id + 1
-        loader = getattr(self, "_load_" + kind.lower(), self._load_workload)
-        loader(staged, object_id, namespace, name, metadata, obj)
-        # Only a fully parsed object reaches the tables.
-        self._next_id = object_id + sum(len(rows) for rows in staged.values())
+        object_id = self._new_id()
+        # Rows are staged and merged only once the whole object parsed (ids skipped by a failure are harmless).
+        self._loaders.get(kind, self._load_workload)(staged, object_id, namespace, name, metadata, obj)
         self._identities[identity] = source
         self.scanned[kind] = self.scanned.get(kind, 0) + 1
         for table, rows in staged.items():
@@ -324,9 +327,9 @@ class MeshModel:
         """Whether an object of that identity is already loaded."""
         return (kind, namespace, name) in self._identities
 
-    def _stage_id(self, staged: Dict[str, List[Tuple[Any, ...]]], base: int) -> int:
-        """A fresh id for a child row of the object being staged."""
-        return base + sum(len(rows) for rows in staged.values()) + 1
+    def _new_id(self) -> int:
+        self._last_id += 1
+        return self._last_id
 
     def _exports(self, staged, object_id: int, values: List[str], namespace: str) -> None:
         staged.setdefault("export", []).extend(
@@ -347,7 +350,7 @@ class MeshModel:
         for index, server in enumerate(doc.mappings(spec, "servers", "spec")):
             path = "spec.servers[%d]" % index
             port = doc.mapping(server, "port", path)
-            server_id = self._stage_id(staged, object_id)
+            server_id = self._new_id()
             staged.setdefault("gateway_server", []).append(
                 (server_id, object_id, index, doc.integer(port, "number", path + ".port"),
                  (doc.text(port, "protocol", path + ".port") or "").upper()))
@@ -376,7 +379,7 @@ class MeshModel:
                 refs += self._load_route(staged, object_id, namespace, protocol, index, rule)
         for path, ref, binds in refs:
             staged.setdefault("vs_gateway", []).append(
-                (self._stage_id(staged, object_id), object_id, path, ref, binds, hosts.gateway_key(ref, namespace)))
+                (self._new_id(), object_id, path, ref, binds, hosts.gateway_key(ref, namespace)))
 
     def _load_route(self, staged, vs_id, namespace, protocol, index, rule) -> List[Tuple[Optional[str], str, int]]:
         """Stage one http/tcp/tls rule; returns the Gateway references of its matches."""
@@ -387,7 +390,7 @@ class MeshModel:
             match_path = "%s.match[%d]" % (path, match_index)
             refs += [("%s.gateways[%d]" % (match_path, i), ref, 0)
                      for i, ref in enumerate(doc.texts(match, "gateways", match_path))]
-        route_id = self._stage_id(staged, vs_id)
+        route_id = self._new_id()
         staged.setdefault("route", []).append((route_id, vs_id, protocol, index, int(_matches_everything(matches))))
         for dest_index, target in enumerate(doc.mappings(rule, "route", path)):
             dest_path = "%s.route[%d]" % (path, dest_index)
@@ -406,7 +409,7 @@ class MeshModel:
         raw_host = doc.text(destination, "host", path, required=True)
         port = doc.mapping(destination, "port", path)
         staged.setdefault("destination", []).append(
-            (self._stage_id(staged, vs_id), route_id, vs_id, namespace, role, path, raw_host,
+            (self._new_id(), route_id, vs_id, namespace, role, path, raw_host,
              self._host(hosts.resolve_host(raw_host, namespace, self.domain)),
              doc.text(destination, "subset", path), doc.integer(port, "number", path + ".port"), weight))
 
@@ -417,7 +420,7 @@ class MeshModel:
         staged["destination_rule"] = [(object_id, raw_host, self._host(hosts.resolve_host(raw_host, namespace, self.domain)))]
         for index, subset in enumerate(doc.mappings(spec, "subsets", "spec")):
             path = "spec.subsets[%d]" % index
-            subset_id = self._stage_id(staged, object_id)
+            subset_id = self._new_id()
             staged.setdefault("dr_subset", []).append((subset_id, object_id, index, doc.text(subset, "name", path, required=True)))
             staged.setdefault("subset_label", []).extend(
                 (subset_id, k, v) for k, v in doc.labels(subset, "labels", path).items())
@@ -425,7 +428,7 @@ class MeshModel:
     def _load_serviceentry(self, staged, object_id, namespace, name, metadata, obj) -> None:
         spec = doc.mapping(obj, "spec", "")
         self._exports(staged, object_id, doc.texts(spec, "exportTo", "spec"), namespace)
-        staged["registry"] = [(self._stage_id(staged, object_id) + index, object_id, index, self._host(host.strip().lower()))
+        staged["registry"] = [(self._new_id(), object_id, index, self._host(host.strip().lower()))
                               for index, host in enumerate(doc.texts(spec, "hosts", "spec"))]
         self._ports(staged, object_id, spec)
 
@@ -437,7 +440,7 @@ class MeshModel:
         selector = doc.labels(spec, "selector", "spec")
         self._selector(staged, object_id, selector)
         staged["service"] = [(object_id, namespace, hosts.canonical_labels(selector))]
-        staged["registry"] = [(self._stage_id(staged, object_id), object_id, 0,
+        staged["registry"] = [(self._new_id(), object_id, 0,
                                self._host(hosts.service_fqdn(name, namespace, self.domain)))]
         self._ports(staged, object_id, spec)
 
@@ -487,8 +490,9 @@ class MeshModel:
                 marks = ",".join("?" * len(rows[0]))
                 self.db.executemany("INSERT INTO %s VALUES (%s)" % (table, marks), rows)
         self.db.executemany("INSERT OR IGNORE INTO secret VALUES (?, ?)", self._rows.pop("secret", []))
+        # Sorted, the primary-key B-tree is appended to instead of split all over.
         self.db.executemany("INSERT INTO host_key VALUES (?, ?)",
-                            ((host, key) for host in self._hosts for key in hosts.lookup_keys(host)))
+                            sorted((host, key) for host in self._hosts for key in hosts.lookup_keys(host)))
         # One statement at a time: executescript() would COMMIT the open transaction.
         for statement in DERIVED.split(";\n"):
             if statement.strip():

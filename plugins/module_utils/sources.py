@@ -15,15 +15,14 @@ from typing import Any, Dict, Iterator, List, Optional
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.documents import InvalidDocument
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import DuplicateObject, MeshModel
 
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.yaml_loader import FastSafeLoader
+
 try:
     import yaml
     YAML_IMPORT_ERROR: Optional[ImportError] = None
-    # libyaml's C loader parses several times faster than the pure-Python one.
-    SafeLoader: Any = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 except ImportError as import_error:
     yaml = None
     YAML_IMPORT_ERROR = import_error
-    SafeLoader = None
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_MAX_FILE_SIZE = 16 * 1024 * 1024
@@ -110,7 +109,7 @@ def load_file(model: MeshModel, report: LoadReport, path: str, max_file_size: in
         return
     number = 0
     try:
-        for number, obj in enumerate(yaml.load_all(text, Loader=SafeLoader), start=1):
+        for number, obj in enumerate(yaml.load_all(text, Loader=FastSafeLoader), start=1):
             load_object(model, report, obj, "%s#%d" % (path, number), number)
     except yaml.YAMLError as error:
         # The parser cannot resynchronise after an error: the rest of the file is lost.

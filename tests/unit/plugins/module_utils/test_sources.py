@@ -14,6 +14,7 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils import sou
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.engine import analyze
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import MeshModel
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.runner import IntegrityRequest, RunError, run_integrity
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.yaml_loader import FastSafeLoader
 
 VS = """apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -148,3 +149,18 @@ def test_loader_never_raises_on_arbitrary_bytes(tmp_path, data):
     path.write_bytes(data)
     report = sources.load_paths(MeshModel(), [str(path)])
     assert all(skip["reason"] for skip in report.skipped)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(values, min_size=1, max_size=3), st.booleans())
+def test_fast_loader_builds_what_safe_load_builds(docs, share):
+    if share:  # the same object twice: the dumper writes an anchor and an alias
+        docs = docs + [{"first": docs[0], "again": docs[0]}]
+    text = yaml.safe_dump_all(docs, allow_unicode=True)
+    assert list(yaml.load_all(text, Loader=FastSafeLoader)) == list(yaml.safe_load_all(text))
+
+
+def test_fast_loader_keeps_tags_timestamps_and_merge_keys():
+    text = ("base: &b {a: 1}\nmerged: {<<: *b, c: 2}\nwhen: 2024-01-01T00:00:00Z\n"
+            "flags: [yes, no, ~, 0x10, 1.5]\nset: !!set {x, y}\n")
+    assert yaml.load(text, Loader=FastSafeLoader) == yaml.safe_load(text)
