@@ -8,6 +8,7 @@ COLLECTIONS := $(CURDIR)/.collections
 LINK := $(COLLECTIONS)/ansible_collections/meshops/istio_integrity
 SANITY_ROOT := $(CURDIR)/build/sanity/ansible_collections/meshops/istio_integrity
 
+export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
@@ -17,7 +18,7 @@ export ANSIBLE_INVENTORY_UNPARSED_WARNING := False
 .PHONY: test demo bench unit sanity lint integration molecule stray-check controlplane cluster-up cluster-down \
         venv collection clean requirements
 
-test: unit sanity lint integration stray-check ## set up everything and run every test suite
+test: unit sanity lint integration molecule stray-check ## set up everything and run every test suite
 	@echo "make test: all suites passed"
 
 demo: venv collection controlplane ## local control plane, sample mesh with planted faults, report, repair plan
@@ -67,8 +68,8 @@ lint: venv collection
 integration: venv collection controlplane
 	$(BIN)/pytest tests/integration -q -p no:randomly
 
-molecule: venv collection controlplane
-	cd extensions && $(BIN)/molecule test -s default
+molecule: venv collection controlplane ## the delegated scenario in extensions/molecule against the local control plane
+	$(BIN)/molecule test -s default
 
 stray-check: venv
 	$(BIN)/python tools/controlplane/localcluster.py stray

@@ -40,7 +40,15 @@ class Forbidden(Exception):
 
 
 class NotFound(Exception):
-    """The path is not served (a missing API group or CRD)."""
+    """The path is not served (a missing API group or CRD), or the object does not exist."""
+
+
+class Conflict(Exception):
+    """409: another field manager owns fields we apply, or the object changed meanwhile."""
+
+
+class Invalid(Exception):
+    """422: the API server (with the CRD schemas) rejected the object; the message names the field."""
 
 
 def _configuration(params: Dict[str, Any]) -> "k8s_client.Configuration":
@@ -68,6 +76,7 @@ def _configuration(params: Dict[str, Any]) -> "k8s_client.Configuration":
         configuration.api_key_prefix = {}
     # Fail fast on an unreachable server instead of urllib3's default retries.
     configuration.retries = 1
+    configuration.connection_pool_maxsize = 8  # batch applies run requests in parallel
     return configuration
 
 
@@ -98,7 +107,9 @@ class KubernetesAPI:
         headers.update(self._auth_headers())
         if body is not None:
             headers["Content-Type"] = content_type
-            body = json.dumps(body)
+            # JSON content types are encoded by the client itself; others must arrive as text.
+            if "json" not in content_type:
+                body = json.dumps(body)
         try:
             response = self.api_client.rest_client.request(method, url, headers=headers, body=body,
                                                            _request_timeout=self.timeout)
@@ -123,17 +134,24 @@ class KubernetesAPI:
             raise Forbidden(message or "forbidden")
         if status == 404:
             raise NotFound(message or "not found")
+        if status == 409:
+            raise Conflict(message or "conflict")
+        if status == 422:
+            raise Invalid(message or "invalid")
         if status == 401:
             raise ClusterError("the Kubernetes API at %s rejected the credentials (401 Unauthorized)" % self.host)
         if status == 0:
             raise ClusterError("cannot reach the Kubernetes API at %s: %s" % (self.host, message))
         raise ClusterError("%s %s failed with HTTP %d: %s" % (method, path, status, message))
 
-    def list_pages(self, path: str, page_size: int, accept: str = JSON) -> Iterator[Dict[str, Any]]:
+    def list_pages(self, path: str, page_size: int, accept: str = JSON,
+                   label_selector: Optional[str] = None) -> Iterator[Dict[str, Any]]:
         """Every item of a list, following ``continue`` tokens page by page."""
         token = None
         while True:
             query: List[Tuple[str, Any]] = [("limit", page_size)]
+            if label_selector:
+                query.append(("labelSelector", label_selector))
             if token:
                 query.append(("continue", token))
             page = self.request("GET", path, query=query, accept=accept) or {}

@@ -323,6 +323,10 @@ class MeshModel:
                 (object_id, kind, namespace, name, int(managed), int(in_scope), created, source))
         return kind
 
+    def hide(self, kind: str, namespace: str, name: str) -> None:
+        """Treat the object as gone (about to be deleted): later copies of it are overridden."""
+        self._identities.setdefault((kind, namespace, name), "(removed)")
+
     def defined(self, kind: str, namespace: str, name: str) -> bool:
         """Whether an object of that identity is already loaded."""
         return (kind, namespace, name) in self._identities

@@ -39,10 +39,14 @@ class IntegrityRequest:
     max_file_size: int = sources.DEFAULT_MAX_FILE_SIZE
     page_size: int = 500
     connection: Dict[str, Any] = field(default_factory=dict)
+    # In-memory objects loaded before any other source (what is about to be applied), and
+    # identities (kind, namespace, name) to treat as deleted: both take precedence over live copies.
+    objects: List[Dict[str, Any]] = field(default_factory=list)
+    hidden: List[tuple] = field(default_factory=list)
 
     @classmethod
     def from_params(cls, params: Dict[str, Any]) -> "IntegrityRequest":
-        names = set(cls.__dataclass_fields__) - {"connection", "live"}
+        names = set(cls.__dataclass_fields__) - {"connection", "live", "objects", "hidden"}
         request = cls(**{name: params[name] for name in names if params.get(name) is not None})
         request.live = params["live"] if params.get("live") is not None else not request.src
         request.connection = {key: params.get(key) for key in (
@@ -51,7 +55,7 @@ class IntegrityRequest:
         return request
 
     def validate(self) -> None:
-        if not self.src and not self.live:
+        if not self.src and not self.live and not self.objects:
             raise RunError("nothing to check: give 'src' (manifest files) or set 'live: true'")
         for name in ("max_file_size", "page_size"):
             if getattr(self, name) < 1:
@@ -99,12 +103,17 @@ def run_integrity(request: IntegrityRequest) -> Dict[str, Any]:
     report = sources.LoadReport()
     incomplete: List[str] = []
     scanned_namespaces = None
+    for identity in request.hidden:
+        model.hide(*identity)
+    for index, obj in enumerate(request.objects):
+        sources.load_object(model, report, obj, "rendered#%d" % (index + 1), index + 1)
     try:
         if request.src:
             try:
                 file_report = sources.load_paths(model, request.src, request.max_file_size)
             except sources.SourceError as error:
                 raise RunError(str(error)) from None
+            file_report.skipped[:0] = report.skipped
             report = file_report
         if request.live:
             scanned_namespaces, live_incomplete = _scan_cluster(request, model, report, codes)

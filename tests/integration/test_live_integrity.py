@@ -55,8 +55,9 @@ def test_live_mesh_reports_every_planted_fault(demo_mesh):
 def test_files_and_live_give_the_same_violations(demo_mesh):
     live = run_playbook([facts_task(kubeconfig=str(demo_mesh.kubeconfig))])
     files = run_playbook([facts_task(src=[str(EXAMPLES)])])
-    assert not live.failed and not files.failed, live.output + files.output
-    assert violation_keys(files.facts) == violation_keys(live.facts)
+    checked = run_playbook([facts_task(kubeconfig=str(demo_mesh.kubeconfig))], check=True)
+    assert not live.failed and not files.failed and not checked.failed, live.output + files.output + checked.output
+    assert violation_keys(files.facts) == violation_keys(live.facts) == violation_keys(checked.facts)
     assert files.facts["summary"]["ignored_kinds"] == {"Namespace": 3}
 
 

@@ -80,6 +80,16 @@ def test_oversized_file_is_skipped(tmp_path):
     assert "over the max_file_size limit of 1024" in skip["reason"]
 
 
+def test_fifty_megabyte_file_is_skipped_by_default_without_reading_it(tmp_path):
+    big = tmp_path / "huge.yaml"
+    with open(big, "wb") as handle:
+        handle.truncate(50 * 1024 * 1024)
+    result = run_integrity(IntegrityRequest(src=[str(tmp_path)]))
+    [skip] = result["skipped"]
+    assert skip["source"] == str(big) and "52428800 bytes, over the max_file_size limit" in skip["reason"]
+    assert result["summary"]["complete"] is False
+
+
 def test_duplicate_object_across_files_is_reported(tmp_path):
     (tmp_path / "a.yaml").write_text(VS % "same")
     model, report = load_model(tmp_path, VS % "same", name="b.yaml")

@@ -1,0 +1,224 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_integrity contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Applying meshservices: everything is validated before the first write.
+
+Order of work, all or nothing up to the writes:
+1. every entry validated and rendered (a bad entry names itself and its field);
+2. the live state read: current copies and what we own but no longer render (prune);
+3. every object server-side applied as a dry run: the API server checks Istio's schemas
+   and field-manager conflicts for all of them;
+4. the integrity engine on the live namespaces plus the rendered objects, against the
+   live state alone: new error-level violations fail the task under ``integrity: enforce``;
+5. only then the writes (or nothing in check mode).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from ansible_collections.meshops.istio_integrity.plugins.module_utils import meshservice_spec as spec
+from ansible_collections.meshops.istio_integrity.plugins.module_utils import render
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.client import (
+    ClusterError, Conflict, Invalid, KubernetesAPI)
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.resources import KINDS, ResourceClient, comparable
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.runner import IntegrityRequest, RunError, run_integrity
+
+# Checks that can block a write: references and conflicts. Workload and Secret checks cannot,
+# since configuration is routinely applied before the workloads or certificates it names.
+WRITE_TIME_CHECKS = ["MSH101", "MSH102", "MSH103", "MSH104", "MSH105", "MSH106", "MSH107", "MSH108",
+                     "MSH201", "MSH202", "MSH203", "MSH204", "MSH205", "MSH301", "MSH302", "MSH303"]
+PARALLEL_REQUESTS = 8
+
+
+@dataclass
+class Options:
+    state: str = "present"
+    prune: bool = True
+    apply: bool = True
+    dest: Optional[str] = None
+    integrity: str = "enforce"
+    force_conflicts: bool = False
+    check_mode: bool = False
+    diff: bool = False
+    connection: Dict[str, Any] = field(default_factory=dict)
+
+
+def validate_all(entries: Sequence[Tuple[str, Dict[str, Any]]]) -> List[Dict[str, Any]]:
+    """Validate every entry; one error message listing every bad entry."""
+    params, problems = [], []
+    for where, options in entries:
+        try:
+            params.append(spec.validate(options, where))
+        except spec.SpecError as error:
+            problems.append(str(error))
+    if problems:
+        raise RunError("invalid meshservice(s), nothing was applied: " + " | ".join(problems))
+    seen: Dict[Tuple[str, str], str] = {}
+    for (where, _options), item in zip(entries, params):
+        key = (item["namespace"], item["name"])
+        if key in seen:
+            raise RunError("%s: meshservice %s/%s is also defined by %s" % (where, key[0], key[1], seen[key]))
+        seen[key] = where
+    return params
+
+
+def render_all(params: List[Dict[str, Any]], entries: Sequence[Tuple[str, Dict[str, Any]]]) -> List[Dict[str, Any]]:
+    """Render every meshservice; two of them rendering the same object is an error."""
+    objects: List[Dict[str, Any]] = []
+    owner: Dict[str, str] = {}
+    for (where, _options), item in zip(entries, params):
+        for obj in render.render(item):
+            key = render.identity(obj)
+            if key in owner:
+                raise RunError("%s renders %s, which %s renders too" % (where, key, owner[key]))
+            owner[key] = where
+            objects.append(obj)
+    return objects
+
+
+def write_manifests(dest: str, params: List[Dict[str, Any]], objects: List[Dict[str, Any]], check_mode: bool) -> bool:
+    """One multi-document YAML file per meshservice, for GitOps; returns whether any changed."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    changed = False
+    for item in params:
+        mine = [o for o in objects if o["metadata"]["labels"].get(render.MESHSERVICE_LABEL) == item["name"]
+                and o["metadata"]["labels"].get(render.MESHSERVICE_NAMESPACE_LABEL) == item["namespace"]]
+        text = yaml.safe_dump_all(mine, sort_keys=False, explicit_start=True)
+        path = os.path.join(dest, "%s-%s.yaml" % (item["namespace"], item["name"]))
+        current = open(path, encoding="utf-8").read() if os.path.exists(path) else None
+        if current != text:
+            changed = True
+            if not check_mode:
+                os.makedirs(dest, exist_ok=True)
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+    return changed
+
+
+def _parallel(function: Callable, items: Sequence[Any]) -> List[Any]:
+    if len(items) < 2:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=PARALLEL_REQUESTS) as pool:
+        return list(pool.map(function, items))
+
+
+def _owner_key(obj: Dict[str, Any]) -> Tuple[str, str]:
+    labels = obj["metadata"].get("labels") or {}
+    return labels.get(render.MESHSERVICE_NAMESPACE_LABEL, ""), labels.get(render.MESHSERVICE_LABEL, "")
+
+
+class MeshServiceApplier:
+    def __init__(self, options: Options, params: List[Dict[str, Any]], desired: List[Dict[str, Any]]) -> None:
+        self.options = options
+        self.params = params
+        self.desired = desired
+        self.resources = ResourceClient(KubernetesAPI(options.connection))
+        self.warnings: List[str] = []
+        self.integrity: Dict[str, Any] = {"mode": options.integrity, "new_violations": []}
+
+    def owned_by_batch(self) -> List[Dict[str, Any]]:
+        """Live objects labelled as owned by one of these meshservices."""
+        keys = {(item["namespace"], item["name"]) for item in self.params}
+        found = []
+        for kind in KINDS:
+            found += [obj for obj in self.resources.owned(kind) if _owner_key(obj) in keys]
+        return found
+
+    def run(self) -> Dict[str, Any]:
+        owned = self.owned_by_batch()
+        if self.options.state == "absent":
+            return self._delete(owned, "deleted")
+        wanted = {render.identity(obj) for obj in self.desired}
+        stale = [obj for obj in owned if render.identity(obj) not in wanted] if self.options.prune else []
+        before = dict(zip(map(render.identity, self.desired), _parallel(self.resources.get, self.desired)))
+        dry = self._apply_all(dry_run=True)
+        self._check_integrity(stale)
+        after = dry if self.options.check_mode else self._apply_all(dry_run=False)
+        results = []
+        for obj, result in zip(self.desired, after):
+            key = render.identity(obj)
+            old, new = comparable(before[key]), comparable(result)
+            action = "created" if old is None else ("unchanged" if old == new else "updated")
+            results.append(self._entry(obj, action, old, new))
+        pruned = self._delete(stale, "pruned")
+        results += pruned["resources"]
+        return {"changed": any(r["action"] != "unchanged" for r in results), "resources": results,
+                "integrity": self.integrity, "warnings": self.warnings}
+
+    def _apply_all(self, dry_run: bool) -> List[Dict[str, Any]]:
+        def apply(obj: Dict[str, Any]):
+            try:
+                return self.resources.apply(obj, dry_run=dry_run, force=self.options.force_conflicts)
+            except Conflict as error:
+                return RunError("%s: conflict with another field manager (%s); set force_conflicts: true to take "
+                                "the fields over" % (render.identity(obj), error))
+            except Invalid as error:
+                return RunError("%s: rejected by the API server: %s" % (render.identity(obj), error))
+        results = _parallel(apply, self.desired)
+        errors = [str(result) for result in results if isinstance(result, RunError)]
+        if errors:
+            prefix = "nothing was applied: " if dry_run else "apply failed part-way: "
+            raise RunError(prefix + " | ".join(errors))
+        return results
+
+    def _check_integrity(self, stale: List[Dict[str, Any]]) -> None:
+        if self.options.integrity == "off":
+            return
+        namespaces = sorted({obj["metadata"]["namespace"] for obj in self.desired + stale})
+        common = dict(live=True, namespaces=namespaces, checks=WRITE_TIME_CHECKS, include_objects=False,
+                      connection=self.options.connection)
+        baseline = run_integrity(IntegrityRequest(**common))
+        hidden = [(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in stale]
+        proposed = run_integrity(IntegrityRequest(objects=self.desired, hidden=hidden, **common))
+        known = {v["id"] for v in baseline["violations"]}
+        new = [v for v in proposed["violations"] if v["severity"] == "error" and v["id"] not in known]
+        self.integrity["new_violations"] = new
+        if not new:
+            return
+        messages = [v["message"] for v in new]
+        if self.options.integrity == "enforce":
+            raise RunError("integrity: the change would introduce %d error(s), nothing was applied: %s"
+                           % (len(new), " | ".join(messages)))
+        self.warnings += ["integrity: %s" % message for message in messages]
+
+    def _delete(self, objects: List[Dict[str, Any]], action: str) -> Dict[str, Any]:
+        # Only what carries our labels ever reaches here: owned() selects on them.
+        def delete(obj: Dict[str, Any]) -> None:
+            metadata = obj["metadata"]
+            self.resources.delete(obj["kind"], metadata["namespace"], metadata["name"], self.options.check_mode)
+        _parallel(delete, objects)
+        results = [self._entry(obj, action, comparable(obj), None) for obj in objects]
+        return {"changed": bool(results), "resources": results, "integrity": self.integrity,
+                "warnings": self.warnings}
+
+    def _entry(self, obj: Dict[str, Any], action: str, old: Optional[Dict[str, Any]],
+               new: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        metadata = obj["metadata"]
+        entry: Dict[str, Any] = {"kind": obj["kind"], "namespace": metadata["namespace"], "name": metadata["name"],
+                                 "action": action}
+        if self.options.diff and action != "unchanged":
+            entry["diff"] = {"before": old or {}, "after": new or {},
+                             "before_header": render.identity(obj), "after_header": render.identity(obj)}
+        return entry
+
+
+def run_meshservices(entries: Sequence[Tuple[str, Dict[str, Any]]], options: Options) -> Dict[str, Any]:
+    """Validate, render, and (unless ``apply`` is false) apply or delete; the module's whole job."""
+    params = validate_all(entries)
+    desired = render_all(params, entries) if options.state == "present" else []
+    result: Dict[str, Any] = {"changed": False, "rendered": desired, "resources": [], "warnings": []}
+    if options.dest and options.state == "present":
+        result["changed"] = write_manifests(options.dest, params, desired, options.check_mode)
+    if not options.apply:
+        return result
+    try:
+        applied = MeshServiceApplier(options, params, desired).run()
+    except ClusterError as error:
+        raise RunError(str(error)) from None
+    applied["changed"] = applied["changed"] or result["changed"]
+    result.update(applied)
+    return result
