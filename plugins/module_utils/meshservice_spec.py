@@ -162,6 +162,15 @@ def snake_keys(value: Any, parent: str = "") -> Any:
     return value
 
 
+def without_none(value: Any) -> Any:
+    """Drop unset options (None) at every depth: AnsibleModule fills absent suboptions with None."""
+    if isinstance(value, dict):
+        return {k: without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_none(item) for item in value]
+    return value
+
+
 def from_definition(definition: Dict[str, Any], where: str) -> Dict[str, Any]:
     """A MeshService object (apiVersion mesh.istio.operator/v1alpha1) as meshservice options."""
     if not isinstance(definition, dict) or definition.get("kind") != "MeshService":

@@ -75,10 +75,12 @@ class ResourceClient:
                                 query=query, body=obj, content_type=APPLY_PATCH)
 
     def delete(self, kind: str, namespace: str, name: str, dry_run: bool) -> None:
-        query = [("dryRun", "All")] if dry_run else None
+        # With a DeleteOptions body the API server reads dryRun from it, not from the query string.
+        options: Dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        if dry_run:
+            options["dryRun"] = ["All"]
         try:
-            self.api.request("DELETE", self.path(kind, namespace, name), query=query,
-                             body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"})
+            self.api.request("DELETE", self.path(kind, namespace, name), body=options)
         except NotFound:
             pass
 

@@ -215,7 +215,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.args_common import CONNECTION_ARG_SPEC
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_runner import Options, run_meshservices
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_spec import (
-    MESHSERVICE_SPEC, SpecError, from_definition)
+    MESHSERVICE_SPEC, SpecError, from_definition, without_none)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.runner import RunError
 
 
@@ -248,7 +248,7 @@ def entries(params: dict) -> list:
                  if item.get("kind") == "MeshService" else item) for index, item in enumerate(params["meshservices"])]
     if params.get("definition") is not None:
         return [("definition", from_definition(params["definition"], "definition"))]
-    return [("task", {key: params[key] for key in MESHSERVICE_SPEC if params.get(key) is not None})]
+    return [("task", without_none({key: params[key] for key in MESHSERVICE_SPEC}))]
 
 
 def main() -> None:

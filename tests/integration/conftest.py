@@ -69,7 +69,7 @@ def run_playbook(tasks: List[Dict[str, Any]], env: Optional[Dict[str, str]] = No
             "vars": {"ansible_python_interpreter": sys.executable},
             "tasks": tasks + [{"name": "Save the result", "ansible.builtin.copy": {
                 "content": "{{ %s | to_json }}" % result_var, "dest": str(out), "mode": "0600"},
-                "when": "%s is defined" % result_var}],
+                "when": "%s is defined" % result_var, "check_mode": False}],
         }]
         playbook = Path(workdir) / "play.yml"
         playbook.write_text(yaml.safe_dump(play, sort_keys=False))
