@@ -38,13 +38,13 @@ attributes:
 options:
   definition:
     description:
-      - A MeshService custom resource (C(apiVersion: mesh.istio.operator/v1alpha1), C(kind: MeshService)) whose
+      - A MeshService custom resource (API version C(mesh.istio.operator/v1alpha1), kind C(MeshService)) whose
         camelCase C(spec) holds the options of one meshservice (C(serviceName), C(hosts), C(gateway),
         C(ports), C(trafficPolicy), C(subsets), C(routes) and the rest).
     type: dict
   meshservices:
     description:
-      - A batch: a list of meshservices, each either the options of one meshservice or a MeshService resource.
+      - A batch, a list of meshservices, each either the options of one meshservice or a MeshService resource.
       - Applied in one task; one invalid entry fails the whole task, naming the entry and field, before any write.
     type: list
     elements: dict
@@ -75,7 +75,7 @@ options:
       - Checked codes are the reference and conflict checks (MSH101-MSH108, MSH201-MSH205, MSH301-MSH303);
         workload and Secret checks never block a write, since configuration is routinely applied first.
     type: str
-    choices: [enforce, warn, off]
+    choices: [enforce, warn, 'off']
     default: enforce
   force_conflicts:
     description:
