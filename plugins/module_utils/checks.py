@@ -234,19 +234,17 @@ MSH201 = Check(
             JOIN server_host sh ON sh.server_id = s.id
             WHERE s.port IS NOT NULL
             GROUP BY s.id, sh.host)
-        SELECT object_id, path, host, port, related_id, related_path FROM (
+        SELECT x.object_id, x.path, x.host, x.port, a.object_id AS related_id,
+               'spec.servers[' || a.server_idx || '].hosts[' || a.host_idx || ']' AS related_path
+        FROM (
             SELECT b.object_id, 'spec.servers[' || b.server_idx || '].hosts[' || b.host_idx || ']' AS path,
-                   b.host, b.port,
-                   (SELECT a.object_id FROM claim a
+                   b.host, b.port, b.selector,
+                   (SELECT a.server_id FROM claim a
                     WHERE a.selector = b.selector AND a.port = b.port AND a.host = b.host
                       AND (a.created, a.object_id, a.server_idx) < (b.created, b.object_id, b.server_idx)
-                    ORDER BY a.created, a.object_id, a.server_idx LIMIT 1) AS related_id,
-                   (SELECT 'spec.servers[' || a.server_idx || '].hosts[' || a.host_idx || ']' FROM claim a
-                    WHERE a.selector = b.selector AND a.port = b.port AND a.host = b.host
-                      AND (a.created, a.object_id, a.server_idx) < (b.created, b.object_id, b.server_idx)
-                    ORDER BY a.created, a.object_id, a.server_idx LIMIT 1) AS related_path
-            FROM claim b)
-        WHERE related_id IS NOT NULL""",
+                    ORDER BY a.created, a.object_id, a.server_idx LIMIT 1) AS related_server
+            FROM claim b) x
+        JOIN claim a ON a.server_id = x.related_server AND a.host = x.host""",
     message="{path} claims host '{host}' on port {port}, already claimed by an older Gateway server with the same selector")
 
 MSH202 = Check(
@@ -295,22 +293,18 @@ MSH204 = Check(
             FROM registry r
             JOIN object o ON o.id = r.object_id AND o.kind = 'ServiceEntry'
             JOIN port p ON p.object_id = r.object_id)
-        SELECT object_id, path, host, number, related_id, 'spec.hosts' AS related_path,
-               CASE WHEN related_protocol <> protocol THEN 'error' ELSE 'warning' END AS severity,
-               CASE WHEN related_protocol <> protocol
-                    THEN ' with a different protocol (' || related_protocol || ' vs ' || protocol || ')' END AS hint
+        SELECT x.object_id, x.path, x.host, x.number, x.related_id, 'spec.hosts' AS related_path,
+               CASE WHEN a.protocol <> x.protocol THEN 'error' ELSE 'warning' END AS severity,
+               CASE WHEN a.protocol <> x.protocol
+                    THEN ' with a different protocol (' || a.protocol || ' vs ' || x.protocol || ')' END AS hint
         FROM (
             SELECT b.object_id, 'spec.hosts[' || b.idx || ']' AS path, b.host, b.number, b.protocol,
                    (SELECT a.object_id FROM entry a WHERE a.host = b.host AND a.number = b.number
                       AND (a.created, a.object_id) < (b.created, b.object_id)
                       AND """ + _exports_intersect("a.object_id", "b.object_id") + """
-                    ORDER BY a.created, a.object_id LIMIT 1) AS related_id,
-                   (SELECT a.protocol FROM entry a WHERE a.host = b.host AND a.number = b.number
-                      AND (a.created, a.object_id) < (b.created, b.object_id)
-                      AND """ + _exports_intersect("a.object_id", "b.object_id") + """
-                    ORDER BY a.created, a.object_id LIMIT 1) AS related_protocol
-            FROM entry b)
-        WHERE related_id IS NOT NULL""",
+                    ORDER BY a.created, a.object_id LIMIT 1) AS related_id
+            FROM entry b) x
+        JOIN entry a ON a.object_id = x.related_id AND a.host = x.host AND a.number = x.number""",
     message="{path} '{host}' port {number} is also defined by an older ServiceEntry")
 
 MSH205 = Check(

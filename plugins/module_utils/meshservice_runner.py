@@ -135,21 +135,24 @@ class MeshServiceApplier:
         wanted = {render.identity(obj) for obj in self.desired}
         stale = [obj for obj in owned if render.identity(obj) not in wanted] if self.options.prune else []
         before = dict(zip(map(render.identity, self.desired), _parallel(self.resources.get, self.desired)))
-        dry = self._apply_all(dry_run=True)
+        dry = self._apply_all(self.desired, dry_run=True)
         self._check_integrity(stale)
-        after = dry if self.options.check_mode else self._apply_all(dry_run=False)
-        results = []
-        for obj, result in zip(self.desired, after):
-            key = render.identity(obj)
-            old, new = comparable(before[key]), comparable(result)
+        # The dry run says what each write would change: objects it leaves as they are are not written.
+        results, writes = [], []
+        for obj, result in zip(self.desired, dry):
+            old, new = comparable(before[render.identity(obj)]), comparable(result)
             action = "created" if old is None else ("unchanged" if old == new else "updated")
             results.append(self._entry(obj, action, old, new))
+            if action != "unchanged":
+                writes.append(obj)
+        if not self.options.check_mode:
+            self._apply_all(writes, dry_run=False)
         pruned = self._delete(stale, "pruned")
         results += pruned["resources"]
         return {"changed": any(r["action"] != "unchanged" for r in results), "resources": results,
                 "integrity": self.integrity, "warnings": self.warnings}
 
-    def _apply_all(self, dry_run: bool) -> List[Dict[str, Any]]:
+    def _apply_all(self, objects: List[Dict[str, Any]], dry_run: bool) -> List[Dict[str, Any]]:
         def apply(obj: Dict[str, Any]):
             try:
                 return self.resources.apply(obj, dry_run=dry_run, force=self.options.force_conflicts)
@@ -158,7 +161,7 @@ class MeshServiceApplier:
                                 "the fields over" % (render.identity(obj), error))
             except Invalid as error:
                 return RunError("%s: rejected by the API server: %s" % (render.identity(obj), error))
-        results = _parallel(apply, self.desired)
+        results = _parallel(apply, objects)
         errors = [str(result) for result in results if isinstance(result, RunError)]
         if errors:
             prefix = "nothing was applied: " if dry_run else "apply failed part-way: "
