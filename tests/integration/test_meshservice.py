@@ -223,3 +223,15 @@ def test_definition_and_batch_of_meshservice_resources(control_plane, namespace)
     assert len([key for key in objects(control_plane, namespace) if key.startswith("VirtualService/")]) == 3
     single = run(control_plane, definition=definitions[0])
     assert not single.facts["changed"]
+
+
+def test_removed_subset_disappears_from_the_destination_rule(control_plane, namespace):
+    assert run(control_plane, **reviews(namespace)).facts["changed"]
+    only_v1 = reviews(namespace)
+    only_v1["subsets"] = only_v1["subsets"][:1]
+    only_v1["routes"] = [{"destinations": [{"subset": "v1"}]}]
+    shrunk = run(control_plane, **only_v1)
+    assert actions(shrunk)["DestinationRule/reviews"] == "updated", shrunk.output
+    live = objects(control_plane, namespace)
+    assert [s["name"] for s in live["DestinationRule/reviews"]["spec"]["subsets"]] == ["v1"]
+    assert [r["destination"]["subset"] for r in live["VirtualService/reviews"]["spec"]["http"][0]["route"]] == ["v1"]
