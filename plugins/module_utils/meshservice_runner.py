@@ -42,6 +42,8 @@ class Options:
     dest: Optional[str] = None
     integrity: str = "enforce"
     force_conflicts: bool = False
+    # Namespaces this task owns entirely: meshservices found there but not in the task are removed.
+    exclusive_namespaces: List[str] = field(default_factory=list)
     check_mode: bool = False
     diff: bool = False
     connection: Dict[str, Any] = field(default_factory=dict)
@@ -120,20 +122,29 @@ class MeshServiceApplier:
         self.warnings: List[str] = []
         self.integrity: Dict[str, Any] = {"mode": options.integrity, "new_violations": []}
 
-    def owned_by_batch(self) -> List[Dict[str, Any]]:
-        """Live objects labelled as owned by one of these meshservices."""
+    def owned(self) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+        """Live objects we own: those of these meshservices, and those of other meshservices
+        in the exclusive namespaces (which are removed)."""
         keys = {(item["namespace"], item["name"]) for item in self.params}
-        found = []
+        exclusive = set(self.options.exclusive_namespaces)
+        mine: List[Dict[str, Any]] = []
+        others: List[Dict[str, Any]] = []
         for kind in KINDS:
-            found += [obj for obj in self.resources.owned(kind) if _owner_key(obj) in keys]
-        return found
+            for obj in self.resources.owned(kind):
+                owner = _owner_key(obj)
+                if owner in keys:
+                    mine.append(obj)
+                elif owner[0] in exclusive:
+                    others.append(obj)
+        return mine, others
 
     def run(self) -> Dict[str, Any]:
-        owned = self.owned_by_batch()
+        mine, others = self.owned()
         if self.options.state == "absent":
-            return self._delete(owned, "deleted")
+            return self._delete(mine, "deleted")
         wanted = {render.identity(obj) for obj in self.desired}
-        stale = [obj for obj in owned if render.identity(obj) not in wanted] if self.options.prune else []
+        stale = [obj for obj in mine if render.identity(obj) not in wanted] if self.options.prune else []
+        stale += others
         before = dict(zip(map(render.identity, self.desired), _parallel(self.resources.get, self.desired)))
         dry = self._apply_all(self.desired, dry_run=True)
         self._check_integrity(stale)

@@ -82,6 +82,15 @@ options:
       - Take over fields another field manager owns instead of failing on the conflict.
     type: bool
     default: false
+  exclusive_namespaces:
+    description:
+      - Namespaces whose meshservices this task declares completely (GitOps style). Every object we own there
+        that belongs to a meshservice not in this task is deleted (only with O(state=present)).
+      - Meshservices are recognised by the C(meshops.io/meshservice) and C(meshops.io/meshservice-namespace) labels
+        on objects that also carry our managed-by label.
+    type: list
+    elements: str
+    default: []
 notes:
   - Without O(routes), all traffic goes to the service, split by O(subsets[].weight) when weights are set.
 """
@@ -236,6 +245,7 @@ def argument_spec() -> dict:
         dest=dict(type="path"),
         integrity=dict(type="str", choices=["enforce", "warn", "off"], default="enforce"),
         force_conflicts=dict(type="bool", default=False),
+        exclusive_namespaces=dict(type="list", elements="str", default=[]),
     )
     spec.update(CONNECTION_ARG_SPEC)
     return spec
@@ -257,7 +267,8 @@ def main() -> None:
                            required_one_of=[["name", "definition", "meshservices"]])
     options = Options(state=module.params["state"], prune=module.params["prune"], apply=module.params["apply"],
                       dest=module.params["dest"], integrity=module.params["integrity"],
-                      force_conflicts=module.params["force_conflicts"], check_mode=module.check_mode,
+                      force_conflicts=module.params["force_conflicts"],
+                      exclusive_namespaces=module.params["exclusive_namespaces"], check_mode=module.check_mode,
                       diff=module._diff,  # pylint: disable=protected-access
                       connection={key: module.params.get(key) for key in CONNECTION_ARG_SPEC})
     try:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, facts_task, localcluster, run_playbook, start_plane, violation_keys
+from conftest import EXAMPLES, REPO, facts_task, localcluster, run_playbook, start_plane, violation_keys
 
 EVERY_CODE = {
     "MSH101", "MSH102", "MSH103", "MSH104", "MSH105", "MSH106", "MSH107", "MSH108", "MSH109",
@@ -151,3 +153,28 @@ def test_stopping_leaves_no_process_and_no_directory():
         assert not Path("/proc/%d" % pid).exists() or "zombie" in Path("/proc/%d/status" % pid).read_text().lower()
     running = {line.split()[0] for line in localcluster.stray_processes(plane.bin_dir)}
     assert running.isdisjoint(str(pid) for pid in pids)
+
+
+def test_two_clusters_in_one_run_with_one_summary(demo_mesh, tmp_path):
+    second = start_plane()
+    try:
+        inventory = tmp_path / "clusters.yml"
+        inventory.write_text(json.dumps({"clusters": {"hosts": {
+            "demo": {"integrity_kubeconfig": str(demo_mesh.kubeconfig)},
+            "empty": {"integrity_kubeconfig": str(second.kubeconfig)}},
+            "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}))
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"), ANSIBLE_NOCOLOR="1",
+                   ANSIBLE_SHOW_CUSTOM_STATS="true", ANSIBLE_LOCALHOST_WARNING="False")
+        run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
+                              "meshops.istio_integrity.integrity_check", "-e", "integrity_hosts=clusters",
+                              "-e", "integrity_report_root=%s" % tmp_path, "-f", "2"],
+                             env=env, capture_output=True, text=True, timeout=600, check=False)
+    finally:
+        second.stop()
+    output = run.stdout + run.stderr
+    assert run.returncode != 0  # the demo cluster has errors and fails its threshold; the empty one passes
+    assert "demo: inconsistent" in output and "empty: consistent, 0 error(s)" in output, output
+    assert (tmp_path / "demo" / "junit.xml").exists() and (tmp_path / "empty" / "integrity.json").exists()
+    stats = output[output.index("CUSTOM STATS"):]
+    assert '"demo"' in stats and '"empty"' in stats
+    assert "fatal: [demo]" in output and "fatal: [empty]" not in output

@@ -235,3 +235,22 @@ def test_removed_subset_disappears_from_the_destination_rule(control_plane, name
     live = objects(control_plane, namespace)
     assert [s["name"] for s in live["DestinationRule/reviews"]["spec"]["subsets"]] == ["v1"]
     assert [r["destination"]["subset"] for r in live["VirtualService/reviews"]["spec"]["http"][0]["route"]] == ["v1"]
+
+
+def test_meshservice_role_applies_the_list_and_removes_unlisted(control_plane, namespace, tmp_path):
+    def role(names):
+        listed = [dict(name=name, namespace=namespace, ports=[{"port": 80, "name": "http"}]) for name in names]
+        task = {"name": "Meshservices", "ansible.builtin.include_role": {"name": "meshops.istio_integrity.meshservice"},
+                "vars": {"meshservice_kubeconfig": str(control_plane.kubeconfig), "meshservice_list": listed,
+                         "meshservice_namespaces": [namespace], "meshservice_report_dir": str(tmp_path),
+                         "meshservice_fail_on": "error"}}
+        return run_playbook([task], result_var="meshservice_result")
+    first = role(["alpha", "beta"])
+    assert not first.failed, first.output
+    assert {"Service/alpha", "Service/beta", "VirtualService/alpha", "VirtualService/beta"} <= set(objects(control_plane, namespace))
+    assert (tmp_path / "integrity.json").exists()
+    second = role(["alpha"])
+    assert not second.failed, second.output
+    left = set(objects(control_plane, namespace))
+    assert "Service/alpha" in left and not {key for key in left if key.endswith("/beta")}
+    assert {(r["name"], r["action"]) for r in second.facts["resources"]} >= {("beta", "pruned"), ("alpha", "unchanged")}

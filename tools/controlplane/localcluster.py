@@ -285,7 +285,22 @@ class LocalControlPlane:
         log("installing CRDs from %s" % bundle)
         # create, not apply: the bundle's CRDs exceed the last-applied annotation size limit.
         self.kubectl("create", "-f", str(bundle))
-        self.kubectl("wait", "--for=condition=Established", "--timeout=120s", "crd", "--all")
+        self._wait_established(120)
+
+    def _wait_established(self, timeout: float) -> None:
+        """Poll until every CRD is Established. (`kubectl wait --all` errors out instead of waiting
+        when a CRD has no status conditions yet, which happens right after creation under load.)"""
+        deadline = time.monotonic() + timeout
+        pending: List[str] = []
+        while time.monotonic() < deadline:
+            crds = json.loads(self.kubectl("get", "crd", "-o", "json").stdout)["items"]
+            pending = [crd["metadata"]["name"] for crd in crds
+                       if not any(c.get("type") == "Established" and c.get("status") == "True"
+                                  for c in (crd.get("status") or {}).get("conditions") or [])]
+            if crds and not pending:
+                return
+            time.sleep(0.5)
+        raise ControlPlaneError("CRDs not Established after %ds: %s" % (timeout, ", ".join(pending) or "none created"))
 
     def grant_read(self, namespaces: List[str], user: str = RESTRICTED_USER) -> None:
         """Let ``user`` read Istio config, Services, Pods and Secret names in these namespaces only."""
