@@ -66,11 +66,13 @@ sanity: $(SANITY_VENV)/.installed ## ansible-test sanity on a copy of the tracke
 lint: venv collection
 	$(BIN)/ansible-lint --profile production
 
-integration: venv collection controlplane
+integration: venv collection controlplane ## needs Prometheus (Debian's package) for the canary playbooks
+	command -v prometheus >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 	$(BIN)/pytest tests/integration -q -p no:randomly
 
-molecule: venv collection controlplane ## the delegated scenario in extensions/molecule against the local control plane
-	$(BIN)/molecule test -s default
+molecule: venv collection controlplane ## delegated scenarios in extensions/molecule against the local control plane
+	$(BIN)/molecule test --all
 
 stray-check: venv
 	$(BIN)/python tools/controlplane/localcluster.py stray
