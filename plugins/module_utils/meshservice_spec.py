@@ -143,7 +143,23 @@ class SpecError(ValueError):
     """An invalid meshservice; the message names the entry and the field."""
 
 
+# camelCase names whose snake_case is not mechanical (a digit run inside the word).
+IRREGULAR_CAMEL = {"consecutive_5xx_errors": "consecutive5xxErrors", "http1_max_pending_requests": "http1MaxPendingRequests",
+                   "http2_max_requests": "http2MaxRequests"}
+_IRREGULAR_SNAKE = {camel: snake for snake, camel in IRREGULAR_CAMEL.items()}
+
+
+def camel(key: str) -> str:
+    """An option name as the MeshService resource (and Istio) spells it."""
+    if key in IRREGULAR_CAMEL:
+        return IRREGULAR_CAMEL[key]
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 def _snake(key: str) -> str:
+    if key in _IRREGULAR_SNAKE:
+        return _IRREGULAR_SNAKE[key]
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
 
 

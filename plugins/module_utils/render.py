@@ -12,22 +12,12 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_spec import camel
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 MESHSERVICE_LABEL = "meshops.io/meshservice"
 MESHSERVICE_NAMESPACE_LABEL = "meshops.io/meshservice-namespace"
 ISTIO_API = "networking.istio.io/v1"
-
-# snake_case option -> Istio's camelCase field, where the conversion is not mechanical.
-_FIELD_NAMES = {"consecutive_5xx_errors": "consecutive5xxErrors", "http1_max_pending_requests": "http1MaxPendingRequests",
-                "http2_max_requests": "http2MaxRequests"}
-
-
-def camel(key: str) -> str:
-    if key in _FIELD_NAMES:
-        return _FIELD_NAMES[key]
-    head, *rest = key.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def camel_tree(value: Any) -> Any:

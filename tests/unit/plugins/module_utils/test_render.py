@@ -151,3 +151,21 @@ def test_generated_option_docs_are_up_to_date():
     result = subprocess.run([sys.executable, str(REPO / "tools" / "gen_meshservice_docs.py"), "--check"],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+def _option_names(options, found):
+    for name, option in options.items():
+        found.add(name)
+        _option_names(option.get("options") or {}, found)
+    return found
+
+
+def test_every_option_name_round_trips_through_camel_case():
+    for name in _option_names(spec.MESHSERVICE_SPEC, set()):
+        assert spec.snake_keys({spec.camel(name): 1}) == {name: 1}, name
+
+
+def test_generated_meshservice_crd_is_up_to_date():
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "gen_meshservice_crd.py"), "--check"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
