@@ -110,11 +110,9 @@ def run_integrity(request: IntegrityRequest) -> Dict[str, Any]:
     try:
         if request.src:
             try:
-                file_report = sources.load_paths(model, request.src, request.max_file_size)
+                sources.load_paths(model, request.src, request.max_file_size, report)
             except sources.SourceError as error:
                 raise RunError(str(error)) from None
-            file_report.skipped[:0] = report.skipped
-            report = file_report
         if request.live:
             scanned_namespaces, live_incomplete = _scan_cluster(request, model, report, codes)
             incomplete += live_incomplete

@@ -127,9 +127,10 @@ def _yaml_problem(error: Exception) -> str:
     return problem
 
 
-def load_paths(model: MeshModel, paths: List[str], max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> LoadReport:
-    """Load every manifest under ``paths`` into the model."""
-    report = LoadReport()
+def load_paths(model: MeshModel, paths: List[str], max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+               report: Optional[LoadReport] = None) -> LoadReport:
+    """Load every manifest under ``paths`` into the model, recording into ``report`` (a new one by default)."""
+    report = report if report is not None else LoadReport()
     for path in manifest_files(paths):
         load_file(model, report, path, max_file_size)
     return report

@@ -62,6 +62,11 @@ def test_label_selector_rejects_garbage():
 
 
 MANAGED = {"app.kubernetes.io/managed-by": "meshops.istio_integrity"}
+WEB_SERVICE = """
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {ports: [{name: http, port: 80}]}
+---"""
 
 
 def violations_and_plan(text):
@@ -87,11 +92,7 @@ spec: {hosts: [o.example.com], gateways: [missing], http: [{route: [{destination
 
 
 def test_missing_gateway_is_created_from_every_referencing_host():
-    plan = plan_for("""
-kind: Service
-metadata: {name: web, namespace: default}
-spec: {ports: [{name: http, port: 80}]}
----
+    plan = plan_for(WEB_SERVICE + """
 kind: VirtualService
 metadata: {name: a, namespace: default, labels: {app.kubernetes.io/managed-by: meshops.istio_integrity}}
 spec: {hosts: [a.example.com], gateways: [edge], http: [{route: [{destination: {host: web}}]}]}
@@ -107,11 +108,7 @@ spec: {hosts: [b.example.com], gateways: [default/edge], http: [{route: [{destin
 
 
 def test_gateway_for_unmanaged_virtual_service_is_not_safe():
-    plan = plan_for("""
-kind: Service
-metadata: {name: web, namespace: default}
-spec: {ports: [{name: http, port: 80}]}
----
+    plan = plan_for(WEB_SERVICE + """
 kind: VirtualService
 metadata: {name: a, namespace: default}
 spec: {hosts: [a.example.com], gateways: [edge], http: [{route: [{destination: {host: web}}]}]}
@@ -120,11 +117,7 @@ spec: {hosts: [a.example.com], gateways: [edge], http: [{route: [{destination: {
 
 
 def test_host_conflict_patches_the_newer_object_with_guarded_removal():
-    plan = plan_for("""
-kind: Service
-metadata: {name: web, namespace: default}
-spec: {ports: [{name: http, port: 80}]}
----
+    plan = plan_for(WEB_SERVICE + """
 kind: VirtualService
 metadata: {name: old, namespace: default, creationTimestamp: "2024-01-01T00:00:00Z"}
 spec: {hosts: [web], http: [{route: [{destination: {host: web}}]}]}
@@ -141,11 +134,7 @@ spec: {hosts: [extra.example.com, web], http: [{route: [{destination: {host: web
 
 
 def test_removing_the_only_host_is_left_to_people():
-    plan = plan_for("""
-kind: Service
-metadata: {name: web, namespace: default}
-spec: {ports: [{name: http, port: 80}]}
----
+    plan = plan_for(WEB_SERVICE + """
 kind: VirtualService
 metadata: {name: old, namespace: default}
 spec: {hosts: [web], http: [{route: [{destination: {host: web}}]}]}
