@@ -73,7 +73,8 @@ def status_schema() -> Dict[str, Any]:
         "violationCount": {"type": "integer"},
         "conditions": {"type": "array", "items": {"type": "object", "required": ["type", "status"], "properties": {
             "type": string, "status": {"type": "string", "enum": ["True", "False", "Unknown"]}, "reason": string,
-            "message": string, "lastTransitionTime": {"type": "string", "format": "date-time"}}}},
+            "message": string, "observedGeneration": {"type": "integer"},
+            "lastTransitionTime": {"type": "string", "format": "date-time"}}}},
         "violations": {"type": "array", "items": {"type": "object", "properties": {
             "code": string, "severity": string, "resource": string, "message": string}}},
         "repairActions": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},

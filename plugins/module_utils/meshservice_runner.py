@@ -34,6 +34,14 @@ WRITE_TIME_CHECKS = ["MSH101", "MSH102", "MSH103", "MSH104", "MSH105", "MSH106",
 PARALLEL_REQUESTS = 8
 
 
+class IntegrityRefused(RunError):
+    """The write-time check refused the change; ``violations`` are the ones it would have introduced."""
+
+    def __init__(self, message: str, violations: List[Dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.violations = violations
+
+
 @dataclass
 class Options:
     state: str = "present"
@@ -195,8 +203,8 @@ class MeshServiceApplier:
             return
         messages = [v["message"] for v in new]
         if self.options.integrity == "enforce":
-            raise RunError("integrity: the change would introduce %d error(s), nothing was applied: %s"
-                           % (len(new), " | ".join(messages)))
+            raise IntegrityRefused("integrity: the change would introduce %d error(s), nothing was applied: %s"
+                                   % (len(new), " | ".join(messages)), new)
         self.warnings += ["integrity: %s" % message for message in messages]
 
     def _delete(self, objects: List[Dict[str, Any]], action: str) -> Dict[str, Any]:

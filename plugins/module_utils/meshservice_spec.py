@@ -11,7 +11,7 @@ refused with the entry and field named before anything is written.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
@@ -187,6 +187,21 @@ def without_none(value: Any) -> Any:
     return value
 
 
+# Not an option: the MeshService resource an entry was read from, carried through validation so
+# that the objects rendered in its namespace name it as their owner (Kubernetes garbage collection
+# then removes them with it, and an Ansible operator watches them as its dependents).
+OWNER = "_owner_reference"
+
+
+def owner_reference(definition: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The owner reference to a MeshService read from the API server (it has a uid); None for a file."""
+    metadata = definition.get("metadata") or {}
+    if not metadata.get("uid"):
+        return None
+    return {"apiVersion": definition.get("apiVersion") or "mesh.istio.operator/v1alpha1", "kind": "MeshService",
+            "name": metadata["name"], "uid": metadata["uid"], "controller": True}
+
+
 def from_definition(definition: Dict[str, Any], where: str) -> Dict[str, Any]:
     """A MeshService object (apiVersion mesh.istio.operator/v1alpha1) as meshservice options."""
     if not isinstance(definition, dict) or definition.get("kind") != "MeshService":
@@ -201,16 +216,23 @@ def from_definition(definition: Dict[str, Any], where: str) -> Dict[str, Any]:
     options["namespace"] = metadata.get("namespace") or options.get("namespace") or "default"
     labels = metadata.get("labels") or {}
     options["labels"] = dict(labels, **(options.get("labels") or {}))
+    owner = owner_reference(definition)
+    if owner:
+        options[OWNER] = owner
     return options
 
 
 def validate(options: Dict[str, Any], where: str) -> Dict[str, Any]:
     """Type-check one meshservice against the spec and the rules no spec can express."""
+    options = dict(options)
+    owner = options.pop(OWNER, None)
     result = ArgumentSpecValidator(MESHSERVICE_SPEC).validate(options)
     if result.error_messages:
         raise SpecError("%s: %s" % (where, "; ".join(result.error_messages)))
     params = result.validated_parameters
     _check_semantics(params, where)
+    if owner:
+        params[OWNER] = owner
     return params
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_spec import camel
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_spec import OWNER, camel
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 MESHSERVICE_LABEL = "meshops.io/meshservice"
@@ -37,7 +37,11 @@ def owned_labels(params: Dict[str, Any]) -> Dict[str, str]:
 
 
 def _metadata(name: str, namespace: str, params: Dict[str, Any]) -> Dict[str, Any]:
-    return {"name": name, "namespace": namespace, "labels": owned_labels(params)}
+    metadata: Dict[str, Any] = {"name": name, "namespace": namespace, "labels": owned_labels(params)}
+    # Owner references cannot cross namespaces: a Gateway created elsewhere is cleaned up by the reconcile.
+    if params.get(OWNER) and namespace == params["namespace"]:
+        metadata["ownerReferences"] = [params[OWNER]]
+    return metadata
 
 
 def service_name(params: Dict[str, Any]) -> str:

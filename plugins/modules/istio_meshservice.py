@@ -41,6 +41,8 @@ options:
       - A MeshService custom resource (API version C(mesh.istio.operator/v1alpha1), kind C(MeshService)) whose
         camelCase C(spec) holds the options of one meshservice (C(serviceName), C(hosts), C(gateway),
         C(ports), C(trafficPolicy), C(subsets), C(routes) and the rest).
+      - When the resource was read from the API server (it has C(metadata.uid)), the objects rendered in its
+        namespace carry an owner reference to it, so that Kubernetes' garbage collector removes them with it.
     type: dict
   meshservices:
     description:
@@ -202,7 +204,7 @@ rendered:
   type: list
   elements: dict
 integrity:
-  description: The write-time integrity check.
+  description: The write-time integrity check; also returned when it refused the change.
   returned: when O(apply=true)
   type: dict
   contains:
@@ -222,7 +224,8 @@ import copy
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.args_common import CONNECTION_ARG_SPEC
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_runner import Options, run_meshservices
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_runner import (
+    IntegrityRefused, Options, run_meshservices)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_spec import (
     MESHSERVICE_SPEC, SpecError, from_definition, without_none)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.runner import RunError
@@ -273,6 +276,8 @@ def main() -> None:
                       connection={key: module.params.get(key) for key in CONNECTION_ARG_SPEC})
     try:
         result = run_meshservices(entries(module.params), options)
+    except IntegrityRefused as error:
+        module.fail_json(msg=str(error), integrity={"mode": options.integrity, "new_violations": error.violations})
     except (RunError, SpecError) as error:
         module.fail_json(msg=str(error))
     diffs = [entry.pop("diff") for entry in result.get("resources", []) if "diff" in entry]

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import pytest
 import yaml
@@ -60,7 +60,7 @@ class PlaybookRun:
 
 
 def run_playbook(tasks: List[Dict[str, Any]], env: Optional[Dict[str, str]] = None,
-                 result_var: str = "istio_integrity", check: bool = False) -> PlaybookRun:
+                 result_var: str = "istio_integrity", check: bool = False, extra_args: Sequence[str] = ()) -> PlaybookRun:
     """Run ``tasks`` in a local play; the value of ``result_var`` at the end comes back as ``facts``."""
     with tempfile.TemporaryDirectory(prefix="meshops-play-") as workdir:
         out = Path(workdir) / "result.json"
@@ -80,9 +80,26 @@ def run_playbook(tasks: List[Dict[str, Any]], env: Optional[Dict[str, str]] = No
         command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(playbook)]
         if check:
             command.append("--check")
+        command += extra_args
         result = subprocess.run(command, capture_output=True, text=True, env=run_env, timeout=600, check=False)
         facts = json.loads(out.read_text()) if out.exists() else None
         return PlaybookRun(result.returncode, result.stdout + result.stderr, facts)
+
+
+def run_collection_playbook(name: str, variables: Dict[str, Any], *extra: str) -> subprocess.CompletedProcess:
+    """One of the collection's playbooks, by its FQCN, as a user would run it (variables as extra vars)."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
+    with tempfile.TemporaryDirectory(prefix="meshops-vars-") as workdir:
+        extra_vars = Path(workdir) / "vars.json"
+        extra_vars.write_text(json.dumps(dict({"ansible_python_interpreter": sys.executable}, **variables)))
+        return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
+                               "meshops.istio_integrity." + name, "-e", "@%s" % extra_vars, *extra],
+                              env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def install_meshservice_crd(plane) -> subprocess.CompletedProcess:
+    return run_collection_playbook("install_meshservice_crd", {"crd_kubeconfig": str(plane.kubeconfig)})
 
 
 def facts_task(**options: Any) -> Dict[str, Any]:

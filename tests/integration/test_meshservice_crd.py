@@ -4,12 +4,8 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-from conftest import REPO, run_playbook
+from conftest import install_meshservice_crd as install, run_playbook
 
 RESOURCE = {"apiVersion": "mesh.istio.operator/v1alpha1", "kind": "MeshService",
             "metadata": {"name": "reviews", "namespace": "crd-test"},
@@ -18,15 +14,6 @@ RESOURCE = {"apiVersion": "mesh.istio.operator/v1alpha1", "kind": "MeshService",
                      "trafficPolicy": {"loadBalancer": {"simple": "ROUND_ROBIN"},
                                        "outlierDetection": {"consecutive5xxErrors": 5, "interval": "10s"}},
                      "subsets": [{"name": "v1", "labels": {"version": "v1"}, "weight": 100}]}}
-
-
-def install(plane) -> subprocess.CompletedProcess:
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"), ANSIBLE_LOCALHOST_WARNING="False",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
-    return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
-                           "meshops.istio_integrity.install_meshservice_crd", "-e", "crd_kubeconfig=%s" % plane.kubeconfig,
-                           "-e", "ansible_python_interpreter=%s" % sys.executable],
-                          env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_crd_installs_validates_and_feeds_the_module(control_plane):

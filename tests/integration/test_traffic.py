@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from typing import Any, Dict
 
 import pytest
 
-from conftest import REPO, localcluster
+from conftest import localcluster, run_collection_playbook
 
 HERE = Path(__file__).resolve().parent
 STEPS = [10, 25, 50, 75, 100]
@@ -73,17 +72,7 @@ def prometheus():
 
 
 def playbook(plane, name: str, **variables: Any) -> subprocess.CompletedProcess:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(dict({"traffic_kubeconfig": str(plane.kubeconfig), "ansible_python_interpreter": sys.executable},
-                       **variables), handle)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
-    try:
-        return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
-                               "meshops.istio_integrity.%s" % name, "-e", "@%s" % handle.name],
-                              env=env, capture_output=True, text=True, timeout=600, check=False)
-    finally:
-        os.unlink(handle.name)
+    return run_collection_playbook(name, dict({"traffic_kubeconfig": str(plane.kubeconfig)}, **variables))
 
 
 def service(namespace: str) -> Dict[str, Any]:

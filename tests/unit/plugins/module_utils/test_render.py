@@ -134,6 +134,23 @@ def test_meshservice_definition_in_camel_case():
     assert params["subsets"][0]["labels"] == {"appVersion": "v1"}  # label keys stay as written
 
 
+def test_a_live_meshservice_owns_what_it_renders_in_its_own_namespace():
+    definition = {"apiVersion": "mesh.istio.operator/v1alpha1", "kind": "MeshService",
+                  "metadata": {"name": "reviews", "namespace": "bookinfo", "uid": "0b6f-uid"},
+                  "spec": {"ports": [{"port": 9080}], "gateway": {"name": "public", "namespace": "istio-system",
+                                                                  "create": True}}}
+    rendered = render.render(spec.validate(spec.from_definition(definition, "definition"), "definition"))
+    owners = {(o["kind"], o["metadata"]["namespace"]): o["metadata"].get("ownerReferences") for o in rendered}
+    reference = [{"apiVersion": "mesh.istio.operator/v1alpha1", "kind": "MeshService", "name": "reviews",
+                  "uid": "0b6f-uid", "controller": True}]
+    assert owners[("Service", "bookinfo")] == reference and owners[("VirtualService", "bookinfo")] == reference
+    assert owners[("Gateway", "istio-system")] is None  # owner references cannot cross namespaces
+    # A definition from a file (no uid) is owned by nobody: deleting nothing can remove it.
+    del definition["metadata"]["uid"]
+    from_file = render.render(spec.validate(spec.from_definition(definition, "definition"), "definition"))
+    assert all("ownerReferences" not in o["metadata"] for o in from_file)
+
+
 @pytest.mark.parametrize("options, message", [
     ({"ports": [{"port": 0}]}, "ports[0].port: 0 is not between 1 and 65535"),
     ({"routes": [{"destinations": [{"subset": "v9"}]}]}, "routes[0].destinations[0].subset: 'v9' is not one of the subsets"),
