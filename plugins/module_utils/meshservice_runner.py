@@ -116,11 +116,6 @@ def _parallel(function: Callable, items: Sequence[Any]) -> List[Any]:
         return list(pool.map(function, items))
 
 
-def _owner_key(obj: Dict[str, Any]) -> Tuple[str, str]:
-    labels = obj["metadata"].get("labels") or {}
-    return labels.get(render.MESHSERVICE_NAMESPACE_LABEL, ""), labels.get(render.MESHSERVICE_LABEL, "")
-
-
 class MeshServiceApplier:
     def __init__(self, options: Options, params: List[Dict[str, Any]], desired: List[Dict[str, Any]]) -> None:
         self.options = options
@@ -139,7 +134,7 @@ class MeshServiceApplier:
         others: List[Dict[str, Any]] = []
         for kind in KINDS:
             for obj in self.resources.owned(kind):
-                owner = _owner_key(obj)
+                owner = render.meshservice_of(obj)
                 if owner in keys:
                     mine.append(obj)
                 elif owner[0] in exclusive:

@@ -12,7 +12,7 @@ unchanged set writes nothing.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils import render
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.client import Conflict, KubernetesAPI, NotFound, namespaced_path
@@ -138,6 +138,28 @@ def build_status(generation: int, applied: Dict[str, Any], violations: List[Dict
     }
 
 
+def apply_result_for(applied: Dict[str, Any], namespace: str, name: str) -> Dict[str, Any]:
+    """This MeshService's part of a registered istio_meshservice result: a loop's result for its item,
+    or the whole result of a task that applied it (alone or in a batch)."""
+    for result in applied.get("results") or []:
+        metadata = (result.get("item") or {}).get("metadata") or {}
+        if (metadata.get("namespace"), metadata.get("name")) == (namespace, name):
+            return result
+    return applied
+
+
+def owned_index(api: KubernetesAPI) -> Dict[Tuple[str, str], Set[str]]:
+    """(namespace, name) of each meshservice -> the objects rendered from it, found by the labels every
+    rendered object carries (one list call per kind, whatever the number of MeshServices)."""
+    client = ResourceClient(api)
+    index: Dict[Tuple[str, str], Set[str]] = {}
+    for kind in KINDS:
+        for obj in client.owned(kind):
+            metadata = obj["metadata"]
+            index.setdefault(render.meshservice_of(obj), set()).add(resource(kind, metadata["namespace"], metadata["name"]))
+    return index
+
+
 def same_status(old: Optional[Dict[str, Any]], new: Dict[str, Any]) -> bool:
     """Equal apart from lastChecked, which alone never justifies a write."""
     def strip(status: Optional[Dict[str, Any]]) -> Dict[str, Any]:
@@ -159,13 +181,6 @@ class MeshServiceResource:
             return self.api.request("GET", self.path)
         except NotFound:
             return None
-
-    def owned_resources(self) -> Set[str]:
-        """The objects rendered from this MeshService, found by the labels every rendered object carries."""
-        client = ResourceClient(self.api)
-        labels = {render.MESHSERVICE_LABEL: self.name, render.MESHSERVICE_NAMESPACE_LABEL: self.namespace}
-        return {resource(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
-                for kind in KINDS for obj in client.owned(kind, labels=labels)}
 
     def write_status(self, old: Optional[Dict[str, Any]], new: Dict[str, Any]) -> None:
         # A merge patch keeps keys it does not name: keys gone from the new status are nulled explicitly.

@@ -10,7 +10,7 @@ so that apply, prune and the integrity engine can find them.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_spec import OWNER, camel
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
@@ -34,6 +34,12 @@ def owned_labels(params: Dict[str, Any]) -> Dict[str, str]:
     labels.update({MANAGED_BY_LABEL: MANAGED_BY_VALUE, MESHSERVICE_LABEL: params["name"],
                    MESHSERVICE_NAMESPACE_LABEL: params["namespace"]})
     return labels
+
+
+def meshservice_of(obj: Dict[str, Any]) -> Tuple[str, str]:
+    """(namespace, name) of the meshservice an object was rendered from, by its labels."""
+    labels = obj["metadata"].get("labels") or {}
+    return labels.get(MESHSERVICE_NAMESPACE_LABEL, ""), labels.get(MESHSERVICE_LABEL, "")
 
 
 def _metadata(name: str, namespace: str, params: Dict[str, Any]) -> Dict[str, Any]:

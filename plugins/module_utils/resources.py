@@ -84,12 +84,10 @@ class ResourceClient:
         except NotFound:
             pass
 
-    def owned(self, kind: str, page_size: int = 500,
-              labels: Optional[Dict[str, str]] = None) -> Iterator[Dict[str, Any]]:
-        """Every object of a kind carrying our managed-by label (and ``labels``), in every namespace."""
+    def owned(self, kind: str, page_size: int = 500) -> Iterator[Dict[str, Any]]:
+        """Every object of a kind carrying our managed-by label, in every namespace."""
         base, plural = self._base(kind)
-        wanted = dict(labels or {}, **{MANAGED_BY_LABEL: MANAGED_BY_VALUE})
-        selector = ",".join("%s=%s" % item for item in sorted(wanted.items()))
+        selector = "%s=%s" % (MANAGED_BY_LABEL, MANAGED_BY_VALUE)
         for item in self.api.list_pages(namespaced_path(base, None, plural), page_size, label_selector=selector):
             item.setdefault("kind", kind)
             yield item

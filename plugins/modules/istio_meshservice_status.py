@@ -40,13 +40,22 @@ attributes:
     platforms: posix
 options:
   name:
-    description: Name of the MeshService.
+    description: Name of one MeshService (or use O(resources)).
     type: str
-    required: true
   namespace:
-    description: Namespace of the MeshService.
+    description: Namespace of that MeshService.
     type: str
-    required: true
+  observed_generation:
+    description:
+      - With O(name), the C(metadata.generation) that was applied, recorded as C(observedGeneration).
+      - Defaults to the generation read now; pass the one the apply used when the resource may have changed since.
+    type: int
+  resources:
+    description:
+      - Several MeshServices at once, as objects read from the API server (C(metadata.name), C(metadata.namespace),
+        and C(metadata.generation), recorded as C(observedGeneration)). One call for any number of them.
+    type: list
+    elements: dict
   finalizer:
     description:
       - V(present) adds the cleanup finalizer, V(absent) removes it (after the owned objects were deleted).
@@ -55,14 +64,16 @@ options:
     choices: [present, absent]
   apply_result:
     description:
-      - The registered result of M(meshops.istio_integrity.istio_meshservice) applying this MeshService
-        (C(failed), C(msg) and, for a refused change, C(integrity.new_violations) are read). Giving it asks for
-        the status to be written.
+      - The registered result of the M(meshops.istio_integrity.istio_meshservice) task that applied the
+        MeshServices, either of a single task (alone or as a batch) or of a loop over the resources (each loop
+        item's result is matched to its resource by C(item.metadata)). C(failed), C(msg) and, for a change the
+        write-time check refused, C(integrity.new_violations) are read.
+      - Giving it asks for the status to be written.
     type: dict
   violations:
     description:
-      - The C(istio_integrity.violations) fact. Only violations of severity error or warning whose object, or
-        related object, is owned by this MeshService count.
+      - The C(istio_integrity.violations) fact; required with O(apply_result). Only violations of severity error or
+        warning whose object, or related object, is owned by the MeshService count.
     type: list
     elements: dict
   repair_plan:
@@ -70,14 +81,9 @@ options:
     type: list
     elements: dict
     default: []
-  observed_generation:
-    description:
-      - The C(metadata.generation) of the MeshService that was applied, recorded as C(observedGeneration).
-      - Defaults to the generation read now; pass the one the apply used when the resource may have changed since.
-    type: int
 notes:
   - Needs C(get) and C(patch) on C(meshservices) and C(meshservices/status), and C(list) on the owned kinds.
-  - Succeeds with RV(found=false), changing nothing, when the MeshService no longer exists.
+  - A MeshService that no longer exists is reported with RV(resources[].found=false) and left alone.
 """
 
 EXAMPLES = r"""
@@ -96,6 +102,13 @@ EXAMPLES = r"""
     violations: "{{ istio_integrity.violations }}"
     repair_plan: "{{ istio_integrity.repair_plan }}"
 
+- name: Record many at once, after a loop of istio_meshservice over the listed resources
+  meshops.istio_integrity.istio_meshservice_status:
+    resources: "{{ listed.resources }}"
+    apply_result: "{{ applied_each }}"
+    violations: "{{ istio_integrity.violations }}"
+    repair_plan: "{{ istio_integrity.repair_plan }}"
+
 - name: Release a deleted MeshService once its objects are gone
   meshops.istio_integrity.istio_meshservice_status:
     name: reviews
@@ -104,29 +117,55 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-found:
-  description: Whether the MeshService exists.
+resources:
+  description: One entry per MeshService, in the order given.
   returned: always
-  type: bool
-status:
-  description: The status computed (and written, unless unchanged or in check mode).
-  returned: when O(apply_result) is given and the MeshService exists
-  type: dict
-  sample:
-    consistencyState: Inconsistent
-    observedGeneration: 2
-    violationCount: 1
-    violations:
-      - {code: MSH101, severity: error, resource: VirtualService/shop/cart,
-         message: "VirtualService shop/cart: gateway istio-system/public does not exist (spec.gateways[0])"}
-status_changed:
-  description: Whether the status was (or in check mode would be) written.
-  returned: always
-  type: bool
-finalizer_changed:
-  description: Whether the finalizer was (or would be) added or removed.
-  returned: always
-  type: bool
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name of the MeshService.
+      type: str
+      returned: always
+    namespace:
+      description: Its namespace.
+      type: str
+      returned: always
+    found:
+      description: Whether it exists; nothing is done for one that does not.
+      type: bool
+      returned: always
+    status:
+      description: The status computed (and written, unless unchanged or in check mode).
+      type: dict
+      returned: when O(apply_result) is given and the MeshService exists
+      sample:
+        consistencyState: Inconsistent
+        observedGeneration: 2
+        violationCount: 1
+        violations:
+          - {code: MSH101, severity: error, resource: VirtualService/shop/cart,
+             message: "VirtualService shop/cart: gateway istio-system/public does not exist (spec.gateways[0])"}
+    state:
+      description: The C(consistencyState) computed; empty when no status was asked for or the MeshService is gone.
+      type: str
+      returned: always
+    violation_count:
+      description: The C(violationCount) computed.
+      type: int
+      returned: always
+    error:
+      description: Why its apply failed (the C(Ready) condition's message), or empty.
+      type: str
+      returned: always
+    status_changed:
+      description: Whether the status was (or in check mode would be) written.
+      type: bool
+      returned: always
+    finalizer_changed:
+      description: Whether the finalizer was (or would be) added or removed.
+      type: bool
+      returned: always
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -134,18 +173,19 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.meshops.istio_integrity.plugins.module_utils import client
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.args_common import CONNECTION_ARG_SPEC
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_status import (
-    MeshServiceResource, build_status, malformed_facts, same_status)
+    MeshServiceResource, apply_failure, apply_result_for, build_status, malformed_facts, owned_index, same_status)
 
 
 def argument_spec() -> dict:
     spec = dict(
-        name=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
+        name=dict(type="str"),
+        namespace=dict(type="str"),
+        observed_generation=dict(type="int"),
+        resources=dict(type="list", elements="dict"),
         finalizer=dict(type="str", choices=["present", "absent"]),
         apply_result=dict(type="dict"),
         violations=dict(type="list", elements="dict"),
         repair_plan=dict(type="list", elements="dict", default=[]),
-        observed_generation=dict(type="int"),
     )
     spec.update(CONNECTION_ARG_SPEC)
     return spec
@@ -156,51 +196,83 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def reconcile(module: AnsibleModule, target: MeshServiceResource) -> dict:
+def targets(params: dict) -> list:
+    """(namespace, name, generation or None) of every MeshService the task names."""
+    if params["resources"] is None:
+        return [(params["namespace"], params["name"], params["observed_generation"])]
+    found = []
+    for index, item in enumerate(params["resources"]):
+        metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+        if not metadata.get("name") or not metadata.get("namespace"):
+            raise ValueError("resources[%d]: a MeshService object with metadata.name and metadata.namespace is "
+                             "expected" % index)
+        found.append((metadata["namespace"], metadata["name"], metadata.get("generation")))
+    return found
+
+
+def record(module: AnsibleModule, api, target: tuple, owned: dict, now: str) -> tuple:
+    """Finalizer and status of one MeshService: its result entry, and its diff or None."""
     params = module.params
-    result = {"changed": False, "found": False, "status_changed": False, "finalizer_changed": False}
-    current = target.get()
+    namespace, name, generation = target
+    resource = MeshServiceResource(api, namespace, name)
+    result = {"namespace": namespace, "name": name, "found": False, "status_changed": False, "finalizer_changed": False,
+              "state": "", "violation_count": 0, "error": ""}
+    current = resource.get()
     if current is None:
-        return result
+        return result, None
     result["found"] = True
     if params["finalizer"]:
-        result["finalizer_changed"] = target.set_finalizer(params["finalizer"] == "present", current, module.check_mode)
-    if params["apply_result"] is not None:
-        generation = params["observed_generation"]
-        if generation is None:
-            generation = current["metadata"].get("generation", 0)
-        old = current.get("status") or {}
-        new = build_status(generation, params["apply_result"], params["violations"], params["repair_plan"],
-                           target.owned_resources(), old, _now())
-        result["status"] = new
-        if not same_status(old, new):
-            result["status_changed"] = True
-            if module._diff:  # pylint: disable=protected-access
-                result["diff"] = {"before": old, "after": new}
-            if not module.check_mode:
-                target.write_status(old, new)
-    result["changed"] = result["status_changed"] or result["finalizer_changed"]
-    return result
+        result["finalizer_changed"] = resource.set_finalizer(params["finalizer"] == "present", current, module.check_mode)
+    if params["apply_result"] is None:
+        return result, None
+    if generation is None:
+        generation = current["metadata"].get("generation", 0)
+    old = current.get("status") or {}
+    applied = apply_result_for(params["apply_result"], namespace, name)
+    new = build_status(generation, applied, params["violations"], params["repair_plan"],
+                       owned.get((namespace, name), set()), old, now)
+    result.update(status=new, state=new["consistencyState"], violation_count=new["violationCount"],
+                  error=apply_failure(applied) or "")
+    if same_status(old, new):
+        return result, None
+    result["status_changed"] = True
+    if not module.check_mode:
+        resource.write_status(old, new)
+    header = "MeshService %s/%s status" % (namespace, name)
+    return result, {"before_header": header, "after_header": header, "before": old, "after": new}
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           required_together=[["apply_result", "violations"]])
+                           mutually_exclusive=[["name", "resources"]], required_one_of=[["name", "resources"]],
+                           required_together=[["name", "namespace"], ["apply_result", "violations"]])
     if client.K8S_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(client.K8S_IMPORT_ERROR))
-    where = "MeshService %s/%s" % (module.params["namespace"], module.params["name"])
+    try:
+        named = targets(module.params)
+    except ValueError as error:
+        module.fail_json(msg=str(error))
     missing = malformed_facts(module.params["apply_result"] or {}, module.params["violations"] or [],
                               module.params["repair_plan"])
     if missing:
-        module.fail_json(msg="%s: apply_result, violations and repair_plan must be registered from istio_meshservice "
-                             "and istio_integrity_facts; missing %s"
-                             % (where, ", ".join(missing[:5])))
+        module.fail_json(msg="apply_result, violations and repair_plan must be registered from istio_meshservice "
+                             "and istio_integrity_facts; missing %s" % ", ".join(missing[:5]))
+    results, diffs, where = [], [], "MeshServices"
     try:
         api = client.KubernetesAPI({key: module.params.get(key) for key in CONNECTION_ARG_SPEC})
-        result = reconcile(module, MeshServiceResource(api, module.params["namespace"], module.params["name"]))
+        owned = owned_index(api) if module.params["apply_result"] is not None else {}
+        now = _now()
+        for target in named:
+            where = "MeshService %s/%s" % (target[0], target[1])
+            result, diff = record(module, api, target, owned, now)
+            results.append(result)
+            diffs += [diff] if diff else []
     except (client.ClusterError, client.Forbidden, client.Conflict, client.Invalid) as error:
-        module.fail_json(msg="%s: %s" % (where, error))
-    module.exit_json(**result)
+        module.fail_json(msg="%s: %s" % (where, error), resources=results)
+    outcome = {"changed": any(r["status_changed"] or r["finalizer_changed"] for r in results), "resources": results}
+    if module._diff:  # pylint: disable=protected-access
+        outcome["diff"] = diffs
+    module.exit_json(**outcome)
 
 
 if __name__ == "__main__":

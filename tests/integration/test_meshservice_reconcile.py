@@ -27,6 +27,7 @@ def neighbours() -> List[Dict[str, Any]]:
     return [
         pod("cart-v1", NAMESPACE, {"app": "cart", "version": "v1"}),
         pod("checkout-v1", NAMESPACE, {"app": "checkout", "version": "v1"}),
+        pod("wishlist-v1", NAMESPACE, {"app": "wishlist", "version": "v1"}),
         pod("audit", NAMESPACE, {"app": "audit"}),
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "audit", "namespace": NAMESPACE},
          "spec": {"selector": {"app": "audit"}, "ports": [{"name": "http", "port": 8080}]}},
@@ -126,7 +127,7 @@ def test_reconcile_lifecycle(mesh):
     assert mesh.kubectl("get", "meshservices", "-n", NAMESPACE).stdout.splitlines()[1].split()[4:6] == ["Inconsistent", "1"]
 
     # The service comes back and the shared gateway goes: a safe repair exists, so RepairPending.
-    mesh.kubectl("apply", "-f", "-", stdin=json.dumps(neighbours()[3]))
+    mesh.kubectl("apply", "-f", "-", stdin=json.dumps(neighbours()[4]))
     mesh.kubectl("delete", "gateway.networking.istio.io", "public", "-n", GATEWAY_NAMESPACE)
     assert reconcile(mesh).returncode == 0
     state = status(mesh)
@@ -138,10 +139,14 @@ def test_reconcile_lifecycle(mesh):
     assert reconcile(mesh).returncode == 0
     assert status(mesh)["consistencyState"] == "Consistent"
 
-    # A spec change the write-time check refuses: nothing applied, RepairFailed at the new generation, job fails.
-    mesh.kubectl("apply", "-f", "-", stdin=json.dumps(meshservice(mirror="nowhere")))
+    # A spec change the write-time check refuses, next to a new valid MeshService: the valid one is applied,
+    # the refused one is RepairFailed at its new generation with nothing applied, and the job fails naming it.
+    mesh.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        meshservice(mirror="nowhere"), meshservice("wishlist")]}))
     refused = reconcile(mesh)
-    assert refused.returncode != 0 and "nowhere" in refused.stdout
+    assert refused.returncode != 0 and "nowhere" in refused.stdout and '"name": "cart"' in refused.stdout, refused.stdout[-3000:]
+    assert status(mesh, "wishlist")["consistencyState"] == "Consistent"
+    assert get(mesh, "virtualservices.networking.istio.io", "wishlist")
     resource = get(mesh, "meshservice", "cart")
     state = resource["status"]
     assert state["consistencyState"] == "RepairFailed" and state["observedGeneration"] == resource["metadata"]["generation"]
@@ -152,14 +157,15 @@ def test_reconcile_lifecycle(mesh):
     assert reconcile(mesh).returncode == 0
     assert status(mesh)["consistencyState"] == "Consistent"
 
-    # Deleted: the finalizer holds it until the reconcile has removed what it owns; neighbours stay.
-    mesh.kubectl("delete", "meshservice", "cart", "-n", NAMESPACE, "--wait=false")
+    # Deleted: the finalizer holds them until the reconcile has removed what they own; neighbours stay.
+    mesh.kubectl("delete", "meshservice", "cart", "wishlist", "-n", NAMESPACE, "--wait=false")
     assert get(mesh, "meshservice", "cart")["metadata"]["deletionTimestamp"]
     deleted = reconcile(mesh)
     assert deleted.returncode == 0, deleted.stdout + deleted.stderr
-    assert get(mesh, "meshservice", "cart", check=False) is None
-    for kind in OWNED_KINDS:
-        assert get(mesh, kind, "cart", check=False) is None, kind
+    for name in ("cart", "wishlist"):
+        assert get(mesh, "meshservice", name, check=False) is None
+        for kind in OWNED_KINDS:
+            assert get(mesh, kind, name, check=False) is None, (kind, name)
     assert get(mesh, "service", "audit") and get(mesh, "gateway.networking.istio.io", "public", GATEWAY_NAMESPACE)
 
 
@@ -209,7 +215,7 @@ def test_role_runs_as_the_ansible_operator_runs_it(mesh, tmp_path):
 
     first = operator_run(kubeconfig, resource, tmp_path)
     assert not first.failed, first.output
-    assert first.facts == [{"namespace": NAMESPACE, "name": "checkout", "state": "Consistent", "violations": 0,
+    assert first.facts == [{"namespace": NAMESPACE, "name": "checkout", "state": "Consistent", "violation_count": 0,
                             "error": ""}], status(mesh, "checkout")
     assert status(mesh, "checkout")["managedResources"] == ["DestinationRule/reconcile/checkout",
                                                             "Service/reconcile/checkout",
@@ -238,5 +244,5 @@ def test_role_without_the_operator_variables_is_a_clear_error(mesh):
     run = run_playbook([{"name": "Reconcile", "ansible.builtin.include_role": {
         "name": "meshops.istio_integrity.meshservice_reconcile"}}], result_var="meshservice_reconcile_results")
     assert run.failed
-    assert "ansible_operator_meta" in run.output and "_mesh_istio_operator_meshservice" in run.output
+    assert "meshservice_reconcile_resources" in run.output and "_mesh_istio_operator_meshservice" in run.output
     assert "Traceback" not in run.output
