@@ -105,3 +105,13 @@ def test_malformed_facts_are_named():
     assert "repair_plan[0].action" in status.malformed_facts({}, [], [{"id": "A1"}])
     refused = {"failed": True, "integrity": {"new_violations": [{"id": "x"}]}}
     assert "apply_result.integrity.new_violations[0].code" in status.malformed_facts(refused, [], [])
+
+
+def test_each_meshservice_gets_its_part_of_a_loop_result():
+    def item(name, failed):
+        return {"item": {"metadata": {"namespace": "shop", "name": name}}, "failed": failed, "msg": name + " refused"}
+    loop = {"results": [item("cart", False), item("checkout", True)], "failed": True}
+    assert status.apply_failure(status.apply_result_for(loop, "shop", "cart")) is None
+    assert status.apply_failure(status.apply_result_for(loop, "shop", "checkout")) == "checkout refused"
+    batch = {"changed": True, "resources": []}
+    assert status.apply_result_for(batch, "shop", "cart") is batch  # one task applied them all
