@@ -187,6 +187,7 @@ def without_none(value: Any) -> Any:
     return value
 
 
+MESHSERVICE_API_VERSION = "mesh.istio.operator/v1alpha1"
 # Not an option: the MeshService resource an entry was read from, carried through validation so
 # that the objects rendered in its namespace name it as their owner (Kubernetes garbage collection
 # then removes them with it, and an Ansible operator watches them as its dependents).
@@ -198,7 +199,7 @@ def owner_reference(definition: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     metadata = definition.get("metadata") or {}
     if not metadata.get("uid"):
         return None
-    return {"apiVersion": definition.get("apiVersion") or "mesh.istio.operator/v1alpha1", "kind": "MeshService",
+    return {"apiVersion": definition.get("apiVersion") or MESHSERVICE_API_VERSION, "kind": "MeshService",
             "name": metadata["name"], "uid": metadata["uid"], "controller": True}
 
 

@@ -16,9 +16,9 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils import render
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.client import Conflict, KubernetesAPI, NotFound, namespaced_path
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_spec import MESHSERVICE_API_VERSION
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.resources import KINDS, ResourceClient
 
-MESHSERVICE_API = "/apis/mesh.istio.operator/v1alpha1"
 FINALIZER = "meshops.io/meshservice-cleanup"
 MERGE_PATCH = "application/merge-patch+json"
 CONSISTENT, INCONSISTENT, REPAIR_PENDING, REPAIR_FAILED = "Consistent", "Inconsistent", "RepairPending", "RepairFailed"
@@ -27,8 +27,7 @@ COUNTED_SEVERITIES = ("error", "warning")
 # Keeps the resource small (etcd stores it whole); violationCount always has the full number.
 MAX_LISTED = 50
 FINALIZER_ATTEMPTS = 3
-
-
+# What this module reads of the facts it is given.
 VIOLATION_FIELDS = ("id", "code", "severity", "kind", "namespace", "name", "message")
 ACTION_FIELDS = ("id", "action", "kind", "namespace", "name", "safe", "reason")
 
@@ -174,7 +173,7 @@ class MeshServiceResource:
         self.api = api
         self.namespace = namespace
         self.name = name
-        self.path = namespaced_path(MESHSERVICE_API, namespace, "meshservices") + "/" + name
+        self.path = namespaced_path("/apis/" + MESHSERVICE_API_VERSION, namespace, "meshservices") + "/" + name
 
     def get(self) -> Optional[Dict[str, Any]]:
         try:

@@ -168,6 +168,8 @@ resources:
       returned: always
 """
 
+import datetime
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils import client
@@ -192,7 +194,6 @@ def argument_spec() -> dict:
 
 
 def _now() -> str:
-    import datetime  # pylint: disable=import-outside-toplevel
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
