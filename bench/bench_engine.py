@@ -167,7 +167,7 @@ def measure(kind: str, directory: str) -> Dict[str, Any]:
             documents += sum(1 for _document in yaml.load_all(path.read_text(encoding="utf-8"), Loader=loader))
         result: Dict[str, Any] = {"documents": documents}
     else:
-        from ansible_collections.meshops.istio_integrity.plugins.module_utils.runner import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import (  # pylint: disable=import-outside-toplevel
             IntegrityRequest, run_integrity)
         facts = run_integrity(IntegrityRequest(src=[directory], include_objects=False))
         result = {"by_code": facts["summary"]["by_code"], "objects": sum(facts["summary"]["scanned"].values()),

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / ".collections"))
 sys.path.insert(0, str(REPO / "tools" / "controlplane"))
 
 import localcluster  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.meshops.istio_integrity.plugins.module_utils import meshservice_spec, render  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import spec as meshservice_spec, render  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def meshservices(count: int, namespace: str) -> List[Dict[str, Any]]:

@@ -19,7 +19,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / ".collections"))
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_spec import (  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.spec import (  # noqa: E402  pylint: disable=wrong-import-position
     MESHSERVICE_SPEC, camel)
 
 CRD = REPO / "playbooks" / "files" / "meshservice-crd.yaml"

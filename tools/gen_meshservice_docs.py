@@ -16,7 +16,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / ".collections"))
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_spec import (  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.spec import (  # noqa: E402  pylint: disable=wrong-import-position
     MESHSERVICE_SPEC)
 
 FRAGMENT = REPO / "plugins" / "doc_fragments" / "meshservice.py"

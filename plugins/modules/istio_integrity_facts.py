@@ -231,9 +231,9 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.args_common import CONNECTION_ARG_SPEC
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.runner import IntegrityRequest, RunError, run_integrity
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import YAML_IMPORT_ERROR
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.args import CONNECTION_ARG_SPEC
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import IntegrityRequest, RunError, run_integrity
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.files import YAML_IMPORT_ERROR
 
 
 def main() -> None:

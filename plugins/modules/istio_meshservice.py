@@ -223,12 +223,12 @@ import copy
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.args_common import CONNECTION_ARG_SPEC
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_runner import (
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.args import CONNECTION_ARG_SPEC
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.runner import (
     IntegrityRefused, Options, run_meshservices)
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_spec import (
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.spec import (
     MESHSERVICE_SPEC, SpecError, from_definition, without_none)
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.runner import RunError
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import RunError
 
 
 def argument_spec() -> dict:

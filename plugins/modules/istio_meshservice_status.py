@@ -172,9 +172,9 @@ import datetime
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils import client
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.args_common import CONNECTION_ARG_SPEC
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_status import (
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s import client
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.args import CONNECTION_ARG_SPEC
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.status import (
     MeshServiceResource, apply_failure, apply_result_for, build_status, malformed_facts, owned_index, same_status)
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils import checks
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.engine import analyze
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import MeshModel
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.engine import analyze
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MeshModel
 
 BASE = """
 kind: Service

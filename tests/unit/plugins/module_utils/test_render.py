@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils import meshservice_spec as spec
-from ansible_collections.meshops.istio_integrity.plugins.module_utils import render
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import spec
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import render
 
 REPO = Path(__file__).resolve().parents[4]
 BASE = {"name": "reviews", "namespace": "bookinfo", "ports": [{"port": 9080, "name": "http"}],

@@ -10,11 +10,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils import sources
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.engine import analyze
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import MeshModel
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.runner import IntegrityRequest, RunError, run_integrity
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.yaml_loader import FastSafeLoader
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files as sources
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.engine import analyze
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MeshModel
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import IntegrityRequest, RunError, run_integrity
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.yaml_loader import FastSafeLoader
 
 VS = """apiVersion: networking.istio.io/v1
 kind: VirtualService

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_spec import OWNER, camel
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.spec import OWNER, camel
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 MESHSERVICE_LABEL = "meshops.io/meshservice"
 MESHSERVICE_NAMESPACE_LABEL = "meshops.io/meshservice-namespace"

@@ -24,8 +24,8 @@ import datetime
 import sqlite3
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils import documents as doc
-from ansible_collections.meshops.istio_integrity.plugins.module_utils import hosts
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import documents as doc
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import hosts
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "meshops.istio_integrity"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import (
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
     MANAGED_BY_LABEL, MANAGED_BY_VALUE, MeshModel)
 
 DEFAULT_GATEWAY_SELECTOR = {"istio": "ingressgateway"}

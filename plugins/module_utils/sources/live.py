@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.client import (
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import (
     JSON, METADATA_ONLY, ClusterError, Forbidden, KubernetesAPI, NotFound, namespaced_path)
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import MeshModel
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import LoadReport, load_object
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MeshModel
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.files import LoadReport, load_object
 
 ISTIO_GROUP = "networking.istio.io"
 ISTIO_VERSIONS = ("v1", "v1beta1", "v1alpha3")

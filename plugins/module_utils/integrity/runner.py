@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils import checks as catalogue
-from ansible_collections.meshops.istio_integrity.plugins.module_utils import engine, label_selector, sources
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import ISTIO_KINDS, MeshModel
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import engine, label_selector
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files as sources
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import ISTIO_KINDS, MeshModel
 
 WORKLOAD_CHECKS = ("MSH205", "MSH401", "MSH402", "MSH403")
 SECRET_CHECKS = ("MSH109",)
@@ -138,7 +139,8 @@ def _document(entry: Dict[str, Any]) -> str:
 
 def _scan_cluster(request: IntegrityRequest, model: MeshModel, report: sources.LoadReport, codes: List[str]):
     # Imported here so that file-only runs work without the kubernetes client.
-    from ansible_collections.meshops.istio_integrity.plugins.module_utils import client, live
+    from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s import client
+    from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import live
     if client.K8S_IMPORT_ERROR is not None:
         raise RunError("reading a live cluster needs the 'kubernetes' Python package on the host the module runs on "
                        "(pip install kubernetes): %s" % client.K8S_IMPORT_ERROR)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Iterator, List, Optional
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.documents import InvalidDocument
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import DuplicateObject, MeshModel
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.documents import InvalidDocument
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import DuplicateObject, MeshModel
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.yaml_loader import FastSafeLoader
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.yaml_loader import FastSafeLoader
 
 try:
     import yaml

@@ -20,12 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils import meshservice_spec as spec
-from ansible_collections.meshops.istio_integrity.plugins.module_utils import render
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.client import (
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import spec
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import render
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import (
     ClusterError, Conflict, Invalid, KubernetesAPI)
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.resources import KINDS, ResourceClient, comparable
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.runner import IntegrityRequest, RunError, run_integrity
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.resources import KINDS, ResourceClient, comparable
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import IntegrityRequest, RunError, run_integrity
 
 # Checks that can block a write: references and conflicts. Workload and Secret checks cannot,
 # since configuration is routinely applied before the workloads or certificates it names.

@@ -8,9 +8,9 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.client import KubernetesAPI, NotFound, namespaced_path
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.live import istio_base
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import KubernetesAPI, NotFound, namespaced_path
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.live import istio_base
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 FIELD_MANAGER = "meshops-istio-integrity"
 APPLY_PATCH = "application/apply-patch+yaml"

@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils import checks as catalogue
-from ansible_collections.meshops.istio_integrity.plugins.module_utils import repair
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.model import WORKLOAD_KINDS, MeshModel
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import repair
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import WORKLOAD_KINDS, MeshModel
 
 _SERVICE_FQDN = re.compile(r"^[^.]+\.([^.]+)\.svc\.")
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils import render
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.client import Conflict, KubernetesAPI, NotFound, namespaced_path
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice_spec import MESHSERVICE_API_VERSION
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.resources import KINDS, ResourceClient
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import render
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import Conflict, KubernetesAPI, NotFound, namespaced_path
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.spec import MESHSERVICE_API_VERSION
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.resources import KINDS, ResourceClient
 
 FINALIZER = "meshops.io/meshservice-cleanup"
 MERGE_PATCH = "application/merge-patch+json"
