@@ -30,9 +30,10 @@ FQDN = "%s.%s.svc.cluster.local"
 
 # Every code, with how many violations the planted objects below produce.
 PLANTED = {
-    "MSH101": 1, "MSH102": 2, "MSH103": 1, "MSH104": 1, "MSH105": 1, "MSH106": 1, "MSH107": 1, "MSH108": 1,
-    "MSH109": 1, "MSH201": 1, "MSH202": 1, "MSH203": 1, "MSH204": 1, "MSH205": 1, "MSH301": 1, "MSH302": 1,
-    "MSH303": 1, "MSH401": 1, "MSH402": 1, "MSH403": 1, "MSH501": 1, "MSH502": 1,
+    "MSH101": 1, "MSH102": 2, "MSH103": 1, "MSH104": 1, "MSH105": 1, "MSH106": 1, "MSH107": 2, "MSH108": 1,
+    "MSH109": 1, "MSH110": 1, "MSH201": 2, "MSH202": 2, "MSH203": 2, "MSH204": 2, "MSH205": 1, "MSH301": 1,
+    "MSH302": 2, "MSH303": 2, "MSH304": 1, "MSH401": 1, "MSH402": 1, "MSH403": 1, "MSH501": 1, "MSH502": 1,
+    "MSH503": 1, "MSH507": 1, "MSH601": 1,
 }
 
 
@@ -86,9 +87,9 @@ INGRESS = {"istio": "ingressgateway"}
 
 
 def planted() -> List[Dict[str, Any]]:
-    """One small object group per code; the comment says what each adds."""
+    """One small object group per code; the comment says what each adds (conflicts count every party)."""
     return [
-        vs("p101", ["p101.example.com"], [route(svc(0))], ["istio-system/no-such-gateway"]),        # 101
+        vs("p101", ["p101.example.com"], [route(svc(0))], ["istio-system/no-such-gateway"]),        # 101 (+107)
         vs("p102", ["p102.internal"], [dict(route(svc(0)), weight=50), dict(route("ghost-102"), weight=50)]),  # 102
         vs("p103", ["p103.internal"], [route(svc(0), subset="v9")]),                                  # 103
         vs("p104", ["p104.internal"], [route(svc(0), 81)]),                                           # 104
@@ -100,20 +101,21 @@ def planted() -> List[Dict[str, Any]]:
         gateway("tls-109", INGRESS, 443, ["p109.example.com"], credentialName="missing-cert"),
         vs("p109", ["p109.example.com"], [route(svc(2))], ["istio-system/tls-109"]),                  # 109
         gateway("dup-201", INGRESS, 80, ["p201.example.com", "svc-0.example.com"]),
-        vs("p201", ["p201.example.com"], [route(svc(3))], ["istio-system/dup-201"]),                  # 201
-        vs("p202", ["svc-5.example.com"], [route(svc(5))], ["istio-system/g-5"]),                     # 202
-        dr("p203", "ns-6", "svc-6", ["v1"]),                                                          # 203
+        vs("p201", ["p201.example.com"], [route(svc(3))], ["istio-system/dup-201"]),                  # 201 (and g-0)
+        vs("p202", ["svc-5.example.com"], [route(svc(5))], ["istio-system/g-5"]),                     # 202 (and svc-5)
+        dr("p203", "ns-6", "svc-6", ["v1"]),                                                          # 203 (and svc-6)
         {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry", "metadata": {"name": "se-204a", "namespace": "planted"},
          "spec": {"hosts": ["api.p204.example.com"], "ports": [{"number": 443, "name": "https", "protocol": "HTTPS"}]}},
         {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry", "metadata": {"name": "se-204b", "namespace": "planted"},
-         "spec": {"hosts": ["api.p204.example.com"], "ports": [{"number": 443, "name": "https", "protocol": "HTTPS"}]}},  # 204
+         "spec": {"hosts": ["api.p204.example.com"], "ports": [{"number": 443, "name": "https", "protocol": "HTTPS"}]}},  # 204 x2
         service("dup-205", "planted", [{"name": "http", "port": 80}, {"name": "http", "port": 81}]),  # 205
         vs("p301", ["p301.internal"], [dict(route(svc(7)), weight=60), dict(route(svc(8)), weight=30)]),  # 301
-        vs("p302", ["p302.internal"], [dict(route(svc(9)), weight=50), dict(route(svc(9)), weight=50)]),  # 302
+        vs("p302", ["p302.internal"], [dict(route(svc(9)), weight=50), dict(route(svc(9)), weight=50)]),  # 302 x2
         {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "metadata": {"name": "p303", "namespace": "planted"},
          "spec": {"hosts": ["p303.internal"],
-                  "http": [{"route": [route(svc(10))]},
-                           {"match": [{"uri": {"prefix": "/x"}}], "route": [route(svc(10))]}]}},  # 303
+                  "http": [{"match": [{"uri": {"prefix": "/x"}}], "route": [route(svc(10))]},
+                           {"match": [{"uri": {"prefix": "/x"}}], "route": [route(svc(10))]},  # 304
+                           {"route": [route(svc(10))]}, {"route": [route(svc(10))]}]}},  # 303
         gateway("g-401", {"istio": "nothing"}, 80, ["p401.example.com"]),
         vs("p401", ["p401.example.com"], [route(svc(11))], ["istio-system/g-401"]),                   # 401
         service("lonely-402", "planted", [{"name": "http", "port": 80}], {"app": "lonely-402"}),
@@ -123,6 +125,13 @@ def planted() -> List[Dict[str, Any]]:
         vs("p403", ["p403.example.com"], [route(svc(12))], ["istio-system/g-403"]),                   # 403
         gateway("g-501", INGRESS, 80, ["p501.example.com"]),                                          # 501
         service("badname-502", "planted", [{"name": "web", "port": 80}]),                             # 502
+        vs("p110", ["p110.example.com"], [route(svc(13))], ["istio-system/web-istio-autogenerated-k8s-gateway-http"]),  # 110
+        {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule", "metadata": {"name": "p503", "namespace": "planted"},
+         "spec": {"host": svc(14), "subsets": [{"name": "all"}]}},                                  # 503
+        {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry", "metadata": {"name": "se-507", "namespace": "planted"},
+         "spec": {"hosts": ["db.p507.example.com"], "ports": [{"number": 5432, "name": "tcp", "protocol": "TCP"}]}},  # 507
+        {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule", "metadata": {"name": "p601", "namespace": "planted"},
+         "spec": {"host": "api.p204.example.com", "trafficPolicy": {"tls": {"mode": "SIMPLE"}}}},       # 601
     ]
 
 

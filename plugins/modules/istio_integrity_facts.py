@@ -10,9 +10,12 @@ module: istio_integrity_facts
 short_description: Check the integrity of Istio traffic configuration, live or from manifest files
 version_added: 0.1.0
 description:
-  - Loads Gateways, VirtualServices, DestinationRules, ServiceEntries, Services, Pods (or the pod templates of
-    Deployments, StatefulSets, DaemonSets, ReplicaSets and Jobs in files) and Secret names into an in-memory
-    relational model, resolves every reference the way Istio does at runtime, and runs the integrity checks.
+  - Loads Gateways, VirtualServices, DestinationRules, ServiceEntries, Sidecars, Services, Namespaces, Pods and
+    Deployments (in files also the pod templates of StatefulSets, DaemonSets, ReplicaSets and Jobs), Secret names
+    and Kubernetes Gateway API Gateways into an in-memory relational model, resolves every reference the way Istio
+    does at runtime, and runs the integrity checks.
+  - The check catalogue, with each code's severity, how its references resolve, its C(istioctl analyze) and
+    Kiali equivalents and examples, is C(docs/checks.md) in the collection.
   - Returns the violations, with codes of their own and the equivalent C(istioctl analyze) and Kiali codes,
     and a repair plan, as the C(istio_integrity) fact. It never changes the cluster.
   - Sources are manifest files (O(src), for GitOps folders checked before anything is applied), the live
@@ -80,8 +83,9 @@ options:
     default: []
   skip_checks:
     description:
-      - Codes of checks not to run. Skipping V(MSH109) also skips listing Secret names; skipping V(MSH205),
-        V(MSH401), V(MSH402) and V(MSH403) skips listing Pods.
+      - Codes of checks not to run. Kinds only some checks read are listed from the cluster only when one of
+        them runs: Secret names (V(MSH109), V(MSH603)), Pods (V(MSH401), V(MSH402), V(MSH403), V(MSH404),
+        V(MSH206)) and Deployments (V(MSH209), V(MSH210), V(MSH406)).
     type: list
     elements: str
     default: []
@@ -91,6 +95,24 @@ options:
     type: dict
     default:
       istio: ingressgateway
+  istio_namespace:
+    description:
+      - Istio's control-plane namespace, where its default ingress gateway runs.
+    type: str
+    default: istio-system
+  assume_istio_defaults:
+    description:
+      - When checking manifest files only, assume what every Istio install has (as C(istioctl analyze) does
+        offline): its default ingress gateway workload (C(istio=ingressgateway)) and Service in
+        O(istio_namespace), unless the files bring one. The assumed objects are never reported on.
+    type: bool
+    default: true
+  system_namespaces:
+    description:
+      - Namespaces Istio treats as system namespaces, where no port-name or workload findings are given.
+    type: list
+    elements: str
+    default: [kube-system, kube-public, kube-node-lease, local-path-storage, istio-system]
   include_objects:
     description:
       - Return the list of checked objects in C(istio_integrity.objects) (used for JUnit reports).
@@ -109,8 +131,10 @@ options:
     default: 500
 notes:
   - Pods and Secrets are listed as metadata only; the module never reads secret data.
-  - Checks that need workloads (V(MSH401), V(MSH402), V(MSH403)) or Secrets (V(MSH109)) run only when those
-    kinds were scanned; C(summary.checks_skipped) says which did not run and why.
+  - Checks that need workloads, Deployments or Secrets run only when those kinds were scanned;
+    C(summary.checks_skipped) says which did not run and why.
+  - Objects are told apart by API group as well as kind; a Kubernetes Gateway API C(Gateway) is a valid target of
+    a VirtualService gateway reference, never an Istio Gateway.
 seealso:
   - name: Istio configuration analysis messages
     description: The istioctl analyze codes the violations refer to.
@@ -157,6 +181,7 @@ ansible_facts:
             - Counts by severity and code, objects scanned per kind, ignored kinds, skipped documents,
               checks run and skipped.
             - C(consistent) is true only for a C(complete) scan with no error and no warning.
+            - C(notes) says which optional kinds (Namespaces, Gateway API Gateways) a live scan could not read.
           returned: always
           type: dict
           sample:
@@ -171,7 +196,12 @@ ansible_facts:
             scanned: {DestinationRule: 3, Gateway: 1, Service: 3, VirtualService: 2}
             skipped_documents: 0
         violations:
-          description: One entry per violation, errors first.
+          description:
+            - One entry per violation and offending field, errors first, on the object Istio reports it on.
+            - C(istio_code) and C(kiali_code) are the equivalent C(istioctl analyze) and Kiali codes, empty where
+              that tool would not report this finding.
+            - For a conflict every party gets a violation; C(related) names the other parties, and
+              C(repair_target) says whether the repair plan changes this party (the newer ones) or not.
           returned: always
           type: list
           elements: dict
@@ -248,6 +278,11 @@ def main() -> None:
         skip_checks=dict(type="list", elements="str", default=[]),
         gateway_selector=dict(type="dict", default={"istio": "ingressgateway"}),
         include_objects=dict(type="bool", default=True),
+        istio_namespace=dict(type="str", default="istio-system"),
+        assume_istio_defaults=dict(type="bool", default=True),
+        system_namespaces=dict(type="list", elements="str",
+                               default=["kube-system", "kube-public", "kube-node-lease", "local-path-storage",
+                                        "istio-system"]),
         max_file_size=dict(type="int", default=16 * 1024 * 1024),
         page_size=dict(type="int", default=500),
     )

@@ -10,7 +10,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import repair
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import WORKLOAD_KINDS, MeshModel
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
+    DEFAULT_SYSTEM_NAMESPACES, WORKLOAD_KINDS, MeshModel)
 
 _SERVICE_FQDN = re.compile(r"^[^.]+\.([^.]+)\.svc\.")
 
@@ -43,16 +44,19 @@ class Analysis:
     """The violations of one model, with what was and was not verified."""
 
     def __init__(self, model: MeshModel, checks: Sequence[catalogue.Check],
-                 scanned_namespaces: Optional[Iterable[str]] = None) -> None:
+                 scanned_namespaces: Optional[Iterable[str]] = None,
+                 system_namespaces: Iterable[str] = DEFAULT_SYSTEM_NAMESPACES) -> None:
         self.model = model.finish()
         self.checks = checks
         self.scanned_namespaces = None if scanned_namespaces is None else set(scanned_namespaces)
+        self.system_namespaces = set(system_namespaces)
         self.objects = {row["id"]: dict(row) for row in self.model.db.execute(
             "SELECT id, kind, namespace, name, managed, in_scope, created, source FROM object")}
         self.checks_run: List[str] = []
         self.checks_skipped: Dict[str, str] = {}
         self.unverifiable = 0
         self.violations: List[Dict[str, Any]] = []
+        self._ids: set = set()
         for check in checks:
             self._run(check)
         self.violations.sort(key=lambda v: (catalogue.SEVERITY_ORDER[v["severity"]], v["code"],
@@ -69,32 +73,45 @@ class Analysis:
             subject = self.objects[row["object_id"]]
             if not subject["in_scope"]:
                 continue
+            if check.skips_system_namespaces and subject["namespace"] in self.system_namespaces:
+                continue
             namespace = target_namespace(check, row.get("target"))
             if self.scanned_namespaces is not None and namespace and namespace not in self.scanned_namespaces:
                 self.unverifiable += 1
                 continue
-            self.violations.append(self._violation(check, subject, row))
+            violation = self._violation(check, subject, row)
+            if violation["id"] not in self._ids:  # one finding per object and field
+                self._ids.add(violation["id"])
+                self.violations.append(violation)
 
     def _scanned(self, kind: str) -> bool:
         if kind == catalogue.WORKLOADS:
             return any(workload in self.model.scanned for workload in WORKLOAD_KINDS)
         return kind in self.model.scanned
 
-    def _violation(self, check: catalogue.Check, subject: Dict[str, Any], row: Dict[str, Any]) -> Dict[str, Any]:
-        related = []
+    def _related(self, row: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """The other parties a row names: ``related_id`` or the comma-separated ``related_ids``."""
+        ids = [int(i) for i in str(row.get("related_ids") or "").split(",") if i]
         if row.get("related_id"):
-            other = self.objects[row["related_id"]]
+            ids.insert(0, row["related_id"])
+        related = []
+        for object_id in dict.fromkeys(ids):
+            other = self.objects[object_id]
             related.append({"kind": other["kind"], "namespace": other["namespace"], "name": other["name"],
                             "path": row.get("related_path") or "", "managed": bool(other["managed"])})
+        return sorted(related, key=lambda r: (r["kind"], r["namespace"], r["name"]))
+
+    def _violation(self, check: catalogue.Check, subject: Dict[str, Any], row: Dict[str, Any]) -> Dict[str, Any]:
+        related = self._related(row)
         message = check.message.format(**row) + (row.get("hint") or "")
         if related:
-            message += " (%s %s/%s %s)" % (related[0]["kind"], related[0]["namespace"], related[0]["name"],
-                                           related[0]["path"])
-        return {
+            message += " (%s)" % ", ".join(
+                ("%s %s/%s %s" % (r["kind"], r["namespace"], r["name"], r["path"])).rstrip() for r in related)
+        violation = {
             "id": "%s:%s/%s/%s:%s" % (check.code, subject["kind"], subject["namespace"], subject["name"], row["path"]),
             "code": check.code,
-            "istio_code": check.istio_code,
-            "kiali_code": check.kiali_code,
+            "istio_code": check.istio_code if row.get("istio_code") is None else row["istio_code"],
+            "kiali_code": check.kiali_code if row.get("kiali_code") is None else row["kiali_code"],
             "severity": row.get("severity") or check.severity,
             "title": check.title,
             "kind": subject["kind"],
@@ -109,6 +126,10 @@ class Analysis:
             "source": subject["source"],
             "object_id": subject["id"],
         }
+        if "repair_target" in row:
+            # Of a conflict's parties, the repair changes the newer ones only.
+            violation["repair_target"] = bool(row["repair_target"])
+        return violation
 
     def in_scope_objects(self) -> List[Dict[str, str]]:
         return [{"kind": o["kind"], "namespace": o["namespace"], "name": o["name"]}
@@ -147,9 +168,10 @@ def summarize(analysis: Analysis, incomplete_reasons: Sequence[str], skipped_doc
 def analyze(model: MeshModel, codes: Optional[Iterable[str]] = None, skip: Optional[Iterable[str]] = None,
             scanned_namespaces: Optional[Iterable[str]] = None, incomplete_reasons: Sequence[str] = (),
             skipped_documents: int = 0, ignored_kinds: Optional[Dict[str, int]] = None,
-            gateway_selector: Optional[Dict[str, str]] = None, include_objects: bool = True) -> Dict[str, Any]:
+            gateway_selector: Optional[Dict[str, str]] = None, include_objects: bool = True,
+            system_namespaces: Iterable[str] = DEFAULT_SYSTEM_NAMESPACES) -> Dict[str, Any]:
     """The whole result the facts module returns: summary, violations, repair plan."""
-    analysis = Analysis(model, select_checks(codes, skip), scanned_namespaces)
+    analysis = Analysis(model, select_checks(codes, skip), scanned_namespaces, system_namespaces)
     plan = repair.plan(analysis.model, analysis.violations, gateway_selector)
     for violation in analysis.violations:
         del violation["object_id"]

@@ -13,6 +13,10 @@ tables whose keys and constraints carry the integrity rules:
   ``gateway(ref_key)``: ``PRAGMA foreign_key_check`` lists the dangling ones;
 * object identity (kind, namespace, name) is a unique constraint.
 
+Kinds are told apart by API group as well as kind: a Kubernetes Gateway API
+``Gateway`` (gateway.networking.k8s.io) is recorded as a gateway reference
+target of its own, never as an Istio Gateway.
+
 The connection stays inside one open transaction and is never committed:
 deferred constraints are checked at COMMIT, and an analysis database is
 thrown away, so the dangling references can stay and be reported.
@@ -21,23 +25,41 @@ thrown away, so the dangling references can stay and be reported.
 from __future__ import annotations
 
 import datetime
+import json
 import sqlite3
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import documents as doc
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import hosts
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import certificates, hosts
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "meshops.istio_integrity"
 EXPORT_ANNOTATION = "networking.istio.io/exportTo"
+INJECT_KEY = "sidecar.istio.io/inject"
+DATAPLANE_MODE_LABEL = "istio.io/dataplane-mode"
+GATEWAY_MANAGED_LABEL = "gateway.istio.io/managed"
 
-ISTIO_KINDS = ("Gateway", "VirtualService", "DestinationRule", "ServiceEntry")
+ISTIO_GROUP = "networking.istio.io"
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+# Internal name of the Kubernetes Gateway API Gateway: it shares its kind with Istio's Gateway.
+KUBERNETES_GATEWAY = "KubernetesGateway"
+
+ISTIO_KINDS = ("Gateway", "VirtualService", "DestinationRule", "ServiceEntry", "Sidecar")
 WORKLOAD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 WORKLOAD_KINDS = ("Pod",) + WORKLOAD_TEMPLATE_KINDS
-MODELLED_KINDS = ISTIO_KINDS + ("Service", "Secret") + WORKLOAD_KINDS
+MODELLED_KINDS = ISTIO_KINDS + ("Service", "Secret", "Namespace") + WORKLOAD_KINDS
 
-# Protocol prefixes Istio reads from a Service port name (protocol selection).
-PORT_NAME_PROTOCOLS = ("grpc-web", "grpc", "http2", "https", "http", "mongo", "mysql", "redis", "tcp", "tls", "udp")
+# Namespaces Istio treats as system namespaces: no port-name or workload findings there.
+DEFAULT_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "local-path-storage", "istio-system")
+DEFAULT_ISTIO_NAMESPACE = "istio-system"
+
+# Protocols Istio recognises as a Service port name prefix or appProtocol (protocol selection).
+PORT_NAME_PROTOCOLS = ("grpc-web", "grpc", "http2", "https", "http_proxy", "http", "mongo", "mysql", "redis", "tcp",
+                       "tls", "udp")
+WELL_KNOWN_APP_PROTOCOLS = {"kubernetes.io/h2c": "http2", "kubernetes.io/ws": "http", "kubernetes.io/wss": "https"}
+# Labels Istio adds to endpoints from the node they run on: a subset may select on them.
+TOPOLOGY_LABELS = ("topology.kubernetes.io/region", "topology.kubernetes.io/zone", "topology.istio.io/subzone",
+                   "kubernetes.io/hostname")
 
 SCHEMA = """
 CREATE TABLE object (
@@ -62,18 +84,27 @@ CREATE TABLE object_selector (
     value TEXT NOT NULL,
     PRIMARY KEY (object_id, key)
 ) WITHOUT ROWID;
+CREATE TABLE namespace_info (
+    name TEXT PRIMARY KEY,
+    injection INTEGER,
+    ambient INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE gateway (
     object_id INTEGER PRIMARY KEY REFERENCES object(id) ON DELETE CASCADE,
     ref_key TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
     selector TEXT NOT NULL
 );
+CREATE TABLE kubernetes_gateway (
+    ref_key TEXT PRIMARY KEY
+) WITHOUT ROWID;
 CREATE TABLE gateway_server (
     id INTEGER PRIMARY KEY,
     gateway_id INTEGER NOT NULL REFERENCES gateway(object_id) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
     port INTEGER,
     protocol TEXT,
+    certificate TEXT,
     UNIQUE (gateway_id, idx)
 );
 CREATE TABLE server_host (
@@ -109,7 +140,14 @@ CREATE TABLE route (
     vs_id INTEGER NOT NULL REFERENCES object(id) ON DELETE CASCADE,
     protocol TEXT NOT NULL,
     idx INTEGER NOT NULL,
-    match_all INTEGER NOT NULL
+    name TEXT,
+    match_count INTEGER NOT NULL
+);
+CREATE TABLE route_match (
+    route_id INTEGER NOT NULL REFERENCES route(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    canonical TEXT NOT NULL,
+    PRIMARY KEY (route_id, idx)
 );
 CREATE TABLE destination (
     id INTEGER PRIMARY KEY,
@@ -141,10 +179,23 @@ CREATE TABLE subset_label (
     value TEXT NOT NULL,
     PRIMARY KEY (subset_id, key)
 ) WITHOUT ROWID;
+CREATE TABLE dr_tls (
+    dr_id INTEGER NOT NULL REFERENCES destination_rule(object_id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    port INTEGER,
+    mode TEXT NOT NULL,
+    verified INTEGER NOT NULL
+);
 CREATE TABLE service (
     object_id INTEGER PRIMARY KEY REFERENCES object(id) ON DELETE CASCADE,
     namespace TEXT NOT NULL,
-    selector TEXT NOT NULL
+    selector TEXT NOT NULL,
+    type TEXT NOT NULL,
+    istio_managed INTEGER NOT NULL
+);
+CREATE TABLE service_entry (
+    object_id INTEGER PRIMARY KEY REFERENCES object(id) ON DELETE CASCADE,
+    addressed INTEGER NOT NULL
 );
 CREATE TABLE registry (
     id INTEGER PRIMARY KEY,
@@ -163,11 +214,25 @@ CREATE TABLE port (
     target_port TEXT,
     PRIMARY KEY (object_id, idx)
 );
+CREATE TABLE sidecar (
+    object_id INTEGER PRIMARY KEY REFERENCES object(id) ON DELETE CASCADE,
+    namespace TEXT NOT NULL,
+    selects INTEGER NOT NULL
+);
+CREATE TABLE sidecar_egress_host (
+    sidecar_id INTEGER NOT NULL REFERENCES sidecar(object_id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    host TEXT NOT NULL,
+    raw TEXT NOT NULL
+);
 CREATE TABLE workload (
     id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,
     namespace TEXT NOT NULL,
-    name TEXT NOT NULL
+    name TEXT NOT NULL,
+    injection INTEGER,
+    ambient INTEGER NOT NULL
 );
 CREATE TABLE workload_label (
     workload_id INTEGER NOT NULL REFERENCES workload(id) ON DELETE CASCADE,
@@ -175,9 +240,15 @@ CREATE TABLE workload_label (
     value TEXT NOT NULL,
     PRIMARY KEY (key, value, workload_id)
 ) WITHOUT ROWID;
+CREATE TABLE workload_port (
+    workload_id INTEGER NOT NULL REFERENCES workload(id) ON DELETE CASCADE,
+    number INTEGER,
+    name TEXT
+);
 CREATE TABLE secret (
     namespace TEXT NOT NULL,
     name TEXT NOT NULL,
+    problem TEXT,
     PRIMARY KEY (namespace, name)
 ) WITHOUT ROWID;
 CREATE TABLE host_key (
@@ -198,12 +269,15 @@ CREATE INDEX vs_gateway_by_key ON vs_gateway(gateway_key);
 CREATE INDEX gateway_server_by_gateway ON gateway_server(gateway_id);
 CREATE INDEX server_host_by_host ON server_host(host);
 CREATE INDEX service_by_selector ON service(namespace, selector);
+CREATE INDEX workload_by_namespace ON workload(namespace, kind);
 """
 
 # Tables derived once after loading; every check that needs them reads them.
 # (Indexes on bulk-loaded tables are built here too: cheaper after the load than during it.)
 DERIVED = """
 CREATE INDEX host_key_by_key ON host_key(key, host);
+CREATE INDEX destination_by_raw_host ON destination(raw_host, subset);
+CREATE INDEX gateway_server_by_certificate ON gateway_server(certificate);
 
 CREATE TABLE destination_target AS
     SELECT d.id AS destination_id, r.id AS registry_id, r.object_id AS target_id
@@ -257,14 +331,35 @@ def _timestamp(value: Any) -> str:
 
 
 def port_name_protocol(name: Optional[str]) -> Optional[str]:
-    """The protocol Istio infers from a port name (``http-web`` -> ``http``), if any."""
+    """The protocol Istio infers from a port name or appProtocol (``http-web`` -> ``http``), if any."""
     if not name:
         return None
     lowered = name.lower()
+    if lowered in WELL_KNOWN_APP_PROTOCOLS:
+        return WELL_KNOWN_APP_PROTOCOLS[lowered]
     for protocol in PORT_NAME_PROTOCOLS:
         if lowered == protocol or lowered.startswith(protocol + "-"):
             return protocol
     return None
+
+
+def modelled_kind(obj: Dict[str, Any]) -> Optional[str]:
+    """The model's name for an object's kind, telling kinds apart by API group; None when not modelled."""
+    kind = obj.get("kind")
+    api_version = obj.get("apiVersion")
+    group = api_version.rpartition("/")[0] if isinstance(api_version, str) else ""
+    if kind == "Gateway" and group == GATEWAY_API_GROUP:
+        return KUBERNETES_GATEWAY
+    if kind in ISTIO_KINDS and group not in ("", ISTIO_GROUP):
+        return None  # another API's kind of the same name
+    return kind if kind in MODELLED_KINDS else None
+
+
+def _injection(value: Optional[str]) -> Optional[int]:
+    """1/0 for an explicit sidecar injection choice, None when the object leaves it to its namespace."""
+    if value is None:
+        return None
+    return 1 if value.strip().lower() in ("true", "enabled") else 0
 
 
 class MeshModel:
@@ -288,7 +383,8 @@ class MeshModel:
         self._finished = False
         self._loaders = {"Gateway": self._load_gateway, "VirtualService": self._load_virtualservice,
                          "DestinationRule": self._load_destinationrule, "ServiceEntry": self._load_serviceentry,
-                         "Service": self._load_service, "Secret": self._load_secret}
+                         "Service": self._load_service, "Secret": self._load_secret, "Sidecar": self._load_sidecar,
+                         "Namespace": self._load_namespace, KUBERNETES_GATEWAY: self._load_kubernetes_gateway}
 
     # -- loading -------------------------------------------------------------
     def add(self, obj: Dict[str, Any], source: str) -> Optional[str]:
@@ -297,12 +393,12 @@ class MeshModel:
         Raises ``InvalidDocument`` (a field has the wrong type or is missing)
         or ``DuplicateObject``; the model is unchanged in both cases.
         """
-        kind = obj.get("kind")
-        if kind not in MODELLED_KINDS:
+        kind = modelled_kind(obj)
+        if kind is None:
             return None
         metadata = doc.mapping(obj, "metadata", "")
         name = doc.text(metadata, "name", "metadata", required=True)
-        namespace = doc.text(metadata, "namespace", "metadata") or self.default_namespace
+        namespace = "" if kind == "Namespace" else (doc.text(metadata, "namespace", "metadata") or self.default_namespace)
         labels = doc.labels(metadata, "labels", "metadata")
         identity = (kind, namespace, name)
         if identity in self._identities:
@@ -315,7 +411,7 @@ class MeshModel:
         self.scanned[kind] = self.scanned.get(kind, 0) + 1
         for table, rows in staged.items():
             self._rows.setdefault(table, []).extend(rows)
-        if kind not in WORKLOAD_KINDS and kind != "Secret":
+        if kind not in ("Secret", "Namespace", KUBERNETES_GATEWAY):
             in_scope = self.scope is None or self.scope(kind, namespace, labels)
             managed = labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
             created = _timestamp(metadata.get("creationTimestamp"))
@@ -346,6 +442,16 @@ class MeshModel:
         self._hosts.add(host)
         return host
 
+    def _load_namespace(self, staged, object_id, namespace, name, metadata, obj) -> None:
+        labels = doc.labels(metadata, "labels", "metadata")
+        injection = _injection(labels.get("istio-injection"))
+        if injection is None and labels.get("istio.io/rev"):
+            injection = 1
+        staged["namespace_info"] = [(name, injection, int(labels.get(DATAPLANE_MODE_LABEL) == "ambient"))]
+
+    def _load_kubernetes_gateway(self, staged, object_id, namespace, name, metadata, obj) -> None:
+        staged["kubernetes_gateway"] = [("%s/%s" % (namespace, name),)]
+
     def _load_gateway(self, staged, object_id, namespace, name, metadata, obj) -> None:
         spec = doc.mapping(obj, "spec", "")
         selector = doc.labels(spec, "selector", "spec")
@@ -354,16 +460,21 @@ class MeshModel:
         for index, server in enumerate(doc.mappings(spec, "servers", "spec")):
             path = "spec.servers[%d]" % index
             port = doc.mapping(server, "port", path)
+            tls = doc.mapping(server, "tls", path)
+            credential = doc.text(tls, "credentialName", path + ".tls")
+            files = (doc.text(tls, "serverCertificate", path + ".tls"), doc.text(tls, "privateKey", path + ".tls"))
+            # What identifies the certificate a server presents (IST0138): the Secret, or the file pair.
+            certificate = ("secret:" + credential) if credential else (
+                "files:%s|%s" % files if files[0] and files[1] else None)
             server_id = self._new_id()
             staged.setdefault("gateway_server", []).append(
                 (server_id, object_id, index, doc.integer(port, "number", path + ".port"),
-                 (doc.text(port, "protocol", path + ".port") or "").upper()))
+                 (doc.text(port, "protocol", path + ".port") or "").upper(), certificate))
             for host_index, host in enumerate(doc.texts(server, "hosts", path)):
                 scope, host_name = hosts.split_server_host(host, namespace)
                 staged.setdefault("server_host", []).append(
                     (server_id, host_index, scope, self._host(host_name), host))
-            tls = doc.mapping(server, "tls", path)
-            credentials = [(path + ".tls.credentialName", doc.text(tls, "credentialName", path + ".tls"))]
+            credentials = [(path + ".tls.credentialName", credential)]
             credentials += [("%s.tls.credentialNames[%d]" % (path, i), value)
                             for i, value in enumerate(doc.texts(tls, "credentialNames", path + ".tls"))]
             staged.setdefault("server_credential", []).extend(
@@ -390,12 +501,15 @@ class MeshModel:
         path = "spec.%s[%d]" % (protocol, index)
         matches = doc.mappings(rule, "match", path)
         refs = []
+        route_id = self._new_id()
         for match_index, match in enumerate(matches):
             match_path = "%s.match[%d]" % (path, match_index)
             refs += [("%s.gateways[%d]" % (match_path, i), ref, 0)
                      for i, ref in enumerate(doc.texts(match, "gateways", match_path))]
-        route_id = self._new_id()
-        staged.setdefault("route", []).append((route_id, vs_id, protocol, index, int(_matches_everything(matches))))
+            staged.setdefault("route_match", []).append(
+                (route_id, match_index, json.dumps(match, sort_keys=True, default=str)))
+        staged.setdefault("route", []).append(
+            (route_id, vs_id, protocol, index, doc.text(rule, "name", path), len(matches)))
         for dest_index, target in enumerate(doc.mappings(rule, "route", path)):
             dest_path = "%s.route[%d]" % (path, dest_index)
             self._destination(staged, route_id, vs_id, namespace, "route", dest_path + ".destination",
@@ -428,22 +542,45 @@ class MeshModel:
             staged.setdefault("dr_subset", []).append((subset_id, object_id, index, doc.text(subset, "name", path, required=True)))
             staged.setdefault("subset_label", []).extend(
                 (subset_id, k, v) for k, v in doc.labels(subset, "labels", path).items())
+        policy = doc.mapping(spec, "trafficPolicy", "spec")
+        self._client_tls(staged, object_id, "spec.trafficPolicy.tls", None, doc.mapping(policy, "tls", "spec.trafficPolicy"))
+        for index, setting in enumerate(doc.mappings(policy, "portLevelSettings", "spec.trafficPolicy")):
+            path = "spec.trafficPolicy.portLevelSettings[%d]" % index
+            port = doc.integer(doc.mapping(setting, "port", path), "number", path + ".port")
+            self._client_tls(staged, object_id, path + ".tls", port, doc.mapping(setting, "tls", path))
+
+    def _client_tls(self, staged, dr_id: int, path: str, port: Optional[int], tls: Dict[str, Any]) -> None:
+        mode = (doc.text(tls, "mode", path) or "").upper()
+        if not mode:
+            return
+        # The server is verified when a CA is given, inline or through a credential Secret, unless explicitly skipped.
+        verified = bool(doc.text(tls, "caCertificates", path) or doc.text(tls, "credentialName", path)
+                        or tls.get("insecureSkipVerify") is True)
+        staged.setdefault("dr_tls", []).append((dr_id, path, port, mode, int(verified)))
 
     def _load_serviceentry(self, staged, object_id, namespace, name, metadata, obj) -> None:
         spec = doc.mapping(obj, "spec", "")
         self._exports(staged, object_id, doc.texts(spec, "exportTo", "spec"), namespace)
-        staged["registry"] = [(self._new_id(), object_id, index, self._host(host.strip().lower()))
+        staged["registry"] = [(self._new_id(), object_id, index,
+                               self._host(hosts.resolve_host(host, namespace, self.domain)))
                               for index, host in enumerate(doc.texts(spec, "hosts", "spec"))]
+        status = doc.mapping(obj, "status", "")
+        addressed = bool(doc.texts(spec, "addresses", "spec") or doc.sequence(status, "addresses", "status"))
+        staged["service_entry"] = [(object_id, int(addressed))]
         self._ports(staged, object_id, spec)
 
     def _load_service(self, staged, object_id, namespace, name, metadata, obj) -> None:
         spec = doc.mapping(obj, "spec", "")
         annotations = doc.labels(metadata, "annotations", "metadata")
+        labels = doc.labels(metadata, "labels", "metadata")
         exports = [v for v in annotations.get(EXPORT_ANNOTATION, "").split(",") if v.strip()]
         self._exports(staged, object_id, exports, namespace)
         selector = doc.labels(spec, "selector", "spec")
         self._selector(staged, object_id, selector)
-        staged["service"] = [(object_id, namespace, hosts.canonical_labels(selector))]
+        # Istio's own Services (control plane, gateways it deploys) are not users' to name.
+        istio_managed = "istio" in labels or bool(labels.get("istio.io/rev")) or GATEWAY_MANAGED_LABEL in labels
+        staged["service"] = [(object_id, namespace, hosts.canonical_labels(selector),
+                              doc.text(spec, "type", "spec") or "ClusterIP", int(istio_managed))]
         staged["registry"] = [(self._new_id(), object_id, 0,
                                self._host(hosts.service_fqdn(name, namespace, self.domain)))]
         self._ports(staged, object_id, spec)
@@ -456,44 +593,106 @@ class MeshModel:
             port_name = doc.text(port, "name", path)
             target = port.get("targetPort")
             app_protocol = doc.text(port, "appProtocol", path)
-            rows.append((object_id, index, number, port_name, (doc.text(port, "protocol", path) or "TCP").upper(),
-                         app_protocol.lower() if app_protocol else None, port_name_protocol(port_name),
-                         None if target is None else str(target)))
+            protocol = (doc.text(port, "protocol", path) or "TCP").upper()
+            # Istio reads the protocol from appProtocol when set, else from the name; UDP is UDP either way.
+            istio_protocol = "udp" if protocol == "UDP" else port_name_protocol(app_protocol or port_name)
+            rows.append((object_id, index, number, port_name, protocol,
+                         app_protocol.lower() if app_protocol else None, istio_protocol,
+                         None if target is None or target == 0 else str(target)))
         staged["port"] = rows
 
+    def _load_sidecar(self, staged, object_id, namespace, name, metadata, obj) -> None:
+        spec = doc.mapping(obj, "spec", "")
+        selector = doc.labels(doc.mapping(spec, "workloadSelector", "spec"), "labels", "spec.workloadSelector")
+        self._selector(staged, object_id, selector)
+        staged["sidecar"] = [(object_id, namespace, int(bool(selector)))]
+        for index, listener in enumerate(doc.mappings(spec, "egress", "spec")):
+            path = "spec.egress[%d].hosts" % index
+            for host_index, host in enumerate(doc.texts(listener, "hosts", "spec.egress[%d]" % index)):
+                scope, _slash, host_name = host.partition("/")
+                scope = namespace if scope == "." else scope
+                # A short name means a Service of the namespace the entry names.
+                home = scope if scope not in ("*", "~", "") else namespace
+                staged.setdefault("sidecar_egress_host", []).append(
+                    (object_id, "%s[%d]" % (path, host_index), scope,
+                     self._host(hosts.resolve_host(host_name, home, self.domain)), host))
+
     def _load_secret(self, staged, object_id, namespace, name, metadata, obj) -> None:
-        # Only the name is modelled: secret data never enters the engine.
-        staged["secret"] = [(namespace, name)]
+        # Secret values never enter the model: only whether they make a usable TLS credential.
+        staged["secret"] = [(namespace, name, certificates.credential_problem(obj, "data" in obj or "stringData" in obj))]
 
     def _load_workload(self, staged, object_id, namespace, name, metadata, obj) -> None:
         kind = obj["kind"]
         if kind == "Pod":
-            labels = doc.labels(metadata, "labels", "metadata")
+            pod_metadata, pod_spec, path = metadata, doc.mapping(obj, "spec", ""), "spec"
         else:
             template = doc.mapping(doc.mapping(obj, "spec", ""), "template", "spec")
-            labels = doc.labels(doc.mapping(template, "metadata", "spec.template"), "labels", "spec.template.metadata")
-        staged["workload"] = [(object_id, kind, namespace, name)]
+            pod_metadata = doc.mapping(template, "metadata", "spec.template")
+            pod_spec, path = doc.mapping(template, "spec", "spec.template"), "spec.template.spec"
+        labels = doc.labels(pod_metadata, "labels", "metadata")
+        annotations = doc.labels(pod_metadata, "annotations", "metadata")
+        injection = _injection(labels.get(INJECT_KEY, annotations.get(INJECT_KEY)))
+        staged["workload"] = [(object_id, kind, namespace, name, injection,
+                               int(labels.get(DATAPLANE_MODE_LABEL) == "ambient"))]
         staged["workload_label"] = [(object_id, k, v) for k, v in labels.items()]
+        ports = []
+        for index, container in enumerate(doc.mappings(pod_spec, "containers", path)):
+            container_path = "%s.containers[%d]" % (path, index)
+            ports += [(object_id, doc.integer(port, "containerPort", container_path + ".ports"),
+                       doc.text(port, "name", container_path + ".ports"))
+                      for port in doc.mappings(container, "ports", container_path)]
+        staged["workload_port"] = ports
 
     def mark_scanned(self, kinds: Iterable[str]) -> None:
         """Record kinds that were listed even if none exist (a live cluster with no Pods)."""
         for kind in kinds:
             self.scanned.setdefault(kind, 0)
 
+    def assume_istio_defaults(self, istio_namespace: str = DEFAULT_ISTIO_NAMESPACE) -> None:
+        """Offline, assume what an Istio install always has: its default ingress gateway and Service.
+
+        Only when the sources bring no workload of their own for that selector. The assumed
+        objects are never reported on.
+        """
+        staged_labels = self._rows.get("workload_label", [])
+        if any(key == "istio" and value == "ingressgateway" for _id, key, value in staged_labels):
+            return
+        labels = {"app": "istio-ingressgateway", "istio": "ingressgateway"}
+        source = "(assumed: Istio's default ingress gateway)"
+        workload_id, service_id = self._new_id(), self._new_id()
+        self._rows.setdefault("workload", []).append(
+            (workload_id, "Deployment", istio_namespace, "istio-ingressgateway", 0, 0))
+        self._rows.setdefault("workload_label", []).extend((workload_id, k, v) for k, v in labels.items())
+        self._rows.setdefault("object", []).extend([
+            (workload_id, "Deployment", istio_namespace, "istio-ingressgateway", 0, 0, "", source),
+            (service_id, "Service", istio_namespace, "istio-ingressgateway", 0, 0, "", source)])
+        self._rows.setdefault("export", []).append((service_id, "*"))
+        self._rows.setdefault("object_selector", []).extend((service_id, k, v) for k, v in labels.items())
+        self._rows.setdefault("service", []).append(
+            (service_id, istio_namespace, hosts.canonical_labels(labels), "LoadBalancer", 1))
+        self._rows.setdefault("registry", []).append(
+            (self._new_id(), service_id, 0, self._host(hosts.service_fqdn("istio-ingressgateway", istio_namespace,
+                                                                          self.domain))))
+        self._rows.setdefault("port", []).extend([
+            (service_id, 0, 15021, "status-port", "TCP", None, None, "15021"),
+            (service_id, 1, 80, "http2", "TCP", None, "http2", "8080"),
+            (service_id, 2, 443, "https", "TCP", None, "https", "8443")])
+
     # -- derived tables ------------------------------------------------------
     def finish(self) -> "MeshModel":
         """Insert the staged rows and build the derived tables (idempotent)."""
         if self._finished:
             return self
-        order = ("object", "export", "object_selector", "gateway", "gateway_server", "server_host",
-                 "server_credential", "vs_host", "vs_gateway", "route", "destination", "destination_rule",
-                 "dr_subset", "subset_label", "service", "registry", "port", "workload", "workload_label")
+        order = ("object", "export", "object_selector", "namespace_info", "gateway", "kubernetes_gateway",
+                 "gateway_server", "server_host", "server_credential", "vs_host", "vs_gateway", "route", "route_match",
+                 "destination", "destination_rule", "dr_subset", "subset_label", "dr_tls", "service", "service_entry",
+                 "registry", "port", "sidecar", "sidecar_egress_host", "workload", "workload_label", "workload_port")
         for table in order:
             rows = self._rows.pop(table, [])
             if rows:
                 marks = ",".join("?" * len(rows[0]))
                 self.db.executemany("INSERT INTO %s VALUES (%s)" % (table, marks), rows)
-        self.db.executemany("INSERT OR IGNORE INTO secret VALUES (?, ?)", self._rows.pop("secret", []))
+        self.db.executemany("INSERT OR IGNORE INTO secret VALUES (?, ?, ?)", self._rows.pop("secret", []))
         # Sorted, the primary-key B-tree is appended to instead of split all over.
         self.db.executemany("INSERT INTO host_key VALUES (?, ?)",
                             sorted((host, key) for host in self._hosts for key in hosts.lookup_keys(host)))
@@ -506,14 +705,3 @@ class MeshModel:
 
     def close(self) -> None:
         self.db.close()
-
-
-def _matches_everything(matches: List[Dict[str, Any]]) -> bool:
-    """A rule with no match, an empty match, or only ``uri: {prefix: /}`` catches all requests."""
-    if not matches:
-        return True
-    for match in matches:
-        conditions = {key: value for key, value in match.items() if key != "name"}
-        if not conditions or conditions == {"uri": {"prefix": "/"}}:
-            return True
-    return False

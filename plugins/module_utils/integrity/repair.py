@@ -27,6 +27,7 @@ DEFAULT_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
 ISTIO_API_VERSION = "networking.istio.io/v1"
 
 DELETE_CODES = {"MSH108": "VirtualService", "MSH106": "DestinationRule"}
+PATCH_CODES = ("MSH201", "MSH202")  # host clashes: the newer parties give the host up
 MANUAL_REASONS = {
     "MSH101": "the Gateway cannot be created for this reference",
     "MSH102": "the destination host must be corrected or its Service created by its owner",
@@ -35,17 +36,35 @@ MANUAL_REASONS = {
     "MSH105": "choose which port of the service the route targets",
     "MSH107": "add the host to the Gateway or bind the VirtualService to the right Gateway",
     "MSH109": "the TLS Secret must be created by whoever holds the certificate",
+    "MSH110": "bind an HTTPRoute to the Gateway API Gateway or create an Istio Gateway",
+    "MSH111": "route the gateway's traffic to a subset, or move the subset routing where it applies",
+    "MSH112": "correct the egress host or create its Service",
     "MSH203": "merge the DestinationRules or make their subsets distinct",
     "MSH204": "merge the ServiceEntries or remove the duplicate host",
     "MSH205": "rename or renumber the conflicting port",
+    "MSH206": "narrow the workload selectors so one Sidecar applies to each workload",
+    "MSH207": "merge the namespace-wide Sidecars into one",
+    "MSH209": "use one protocol per port across the Services selecting the workload",
+    "MSH210": "map each target port from one port across the Services selecting the workload",
     "MSH301": "decide the intended traffic split",
     "MSH302": "merge the repeated destinations",
     "MSH303": "reorder the rules or narrow the match-all rule",
+    "MSH304": "remove the duplicate match or reorder the rules",
     "MSH401": "deploy the gateway workload or correct the selector",
     "MSH402": "correct the subset labels or deploy the workload version",
     "MSH403": "expose the port on the gateway Service",
+    "MSH404": "correct the workload selector or deploy the workload",
+    "MSH405": "remove the Sidecar or take the workloads out of ambient mode",
+    "MSH406": "expose the container port or correct the Service's targetPort",
     "MSH501": "delete the Gateway if it is no longer needed",
     "MSH502": "rename the port to <protocol>[-suffix] or set appProtocol",
+    "MSH503": "give the subset labels that select one version",
+    "MSH504": "name the port after its protocol (not tcp) or set appProtocol",
+    "MSH507": "add addresses to the ServiceEntry or use a protocol that carries a host name",
+    "MSH601": "set caCertificates (or a credentialName holding the CA) to verify the server",
+    "MSH602": "set caCertificates (or a credentialName holding the CA) to verify the server",
+    "MSH603": "replace the Secret's certificate and key",
+    "MSH604": "give each Gateway its own certificate",
 }
 
 
@@ -88,6 +107,9 @@ class _Planner:
         for violation in self.violations:
             if violation["code"] == "MSH101" and "repair" not in violation:
                 missing.setdefault(violation["target"], []).append(violation)
+        # A missing Gateway serves no host (MSH107): creating it with the hosts fixes that too.
+        unserved = [v for v in self.violations if v["code"] == "MSH107" and v["target"] in missing]
+        port = self._gateway_http_port()
         for key, found in sorted(missing.items()):
             namespace, _slash, name = key.partition("/")
             vs_ids = sorted({v["object_id"] for v in found})
@@ -102,15 +124,30 @@ class _Planner:
                 "apiVersion": ISTIO_API_VERSION, "kind": "Gateway",
                 "metadata": {"name": name, "namespace": namespace, "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE}},
                 "spec": {"selector": self.gateway_selector,
-                         "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": hosts}]},
+                         "servers": [{"port": {"number": port, "name": "http", "protocol": "HTTP"}, "hosts": hosts}]},
             }
             safe = all(v["managed"] for v in found)
             reason = "missing Gateway referenced by %d VirtualService(s)" % len(vs_ids)
-            self._add("create", subject, safe, reason, found, manifest=manifest)
+            covered = found + [v for v in unserved if v["target"] == key and "repair" not in v]
+            self._add("create", subject, safe, reason, covered, manifest=manifest)
+
+    def _gateway_http_port(self) -> int:
+        """The port a created Gateway listens on: the HTTP target port of the gateway workloads' Service, else 80."""
+        labels = sorted(self.gateway_selector.items())
+        matches = " AND ".join(["EXISTS (SELECT 1 FROM workload_label l WHERE l.workload_id = sel.workload_id"
+                                " AND l.key = ? AND l.value = ?)"] * len(labels)) or "1"
+        row = self.db.execute(
+            "SELECT coalesce(CASE WHEN p.target_port GLOB '[0-9]*' THEN CAST(p.target_port AS INTEGER) END, p.number)"
+            " AS port FROM selection sel JOIN service sv ON sv.object_id = sel.object_id"
+            " JOIN port p ON p.object_id = sv.object_id AND p.name_protocol IN ('http', 'http2')"
+            " WHERE " + matches + " ORDER BY p.number LIMIT 1", [part for pair in labels for part in pair]).fetchone()
+        return row["port"] if row and row["port"] else 80
 
     def host_removals(self) -> None:
-        for object_id, found in self._by_object(("MSH201", "MSH202")).items():
-            if object_id in self.planned:
+        """Patch the newer parties of each host clash; the oldest party keeps the host."""
+        for object_id, found in self._by_object(PATCH_CODES).items():
+            found = [v for v in found if v.get("repair_target", True)]
+            if object_id in self.planned or not found:
                 continue
             subject = found[0]
             ops, problem = (self._vs_patch if subject["kind"] == "VirtualService" else self._gateway_patch)(
@@ -120,6 +157,19 @@ class _Planner:
                 continue
             reason = "remove conflicting host(s) from the newer object; the older keeps them"
             self.planned[object_id] = self._add("patch", subject, subject["managed"], reason, found, patch=ops)
+
+    def kept_hosts(self) -> None:
+        """The oldest party of a clash is fixed by the patches of the others: its finding points to one of them."""
+        by_object = {(a["kind"], a["namespace"], a["name"]): a for a in self.actions}
+        for violation in self.violations:
+            if violation["code"] not in PATCH_CODES or "repair" in violation:
+                continue
+            for other in violation["related"]:
+                action = by_object.get((other["kind"], other["namespace"], other["name"]))
+                if action is not None and action["action"] in ("patch", "manual"):
+                    violation["repair"] = action["id"]
+                    action["violations"].append(violation["id"])
+                    break
 
     def _vs_patch(self, object_id: int, found: List[Dict[str, Any]]) -> Tuple[List[Dict[str, Any]], str]:
         rows = {row["idx"]: row["raw"] for row in self.db.execute(
@@ -155,7 +205,7 @@ class _Planner:
         return ops, ""
 
     def manual(self) -> None:
-        for object_id, found in self._by_object(tuple(MANUAL_REASONS) + ("MSH201", "MSH202")).items():
+        for object_id, found in self._by_object(tuple(MANUAL_REASONS) + PATCH_CODES).items():
             reasons = list(dict.fromkeys(MANUAL_REASONS.get(v["code"], "no automatic fix") for v in found))
             self._add("manual", found[0], False, "; ".join(reasons), found)
 
@@ -178,5 +228,6 @@ def plan(model: MeshModel, violations: List[Dict[str, Any]],
     planner.deletions()
     planner.gateway_creations()
     planner.host_removals()
+    planner.kept_hosts()
     planner.manual()
     return planner.actions

@@ -15,10 +15,8 @@ from typing import Any, Dict, List, Optional
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import engine, label_selector
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files as sources
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import ISTIO_KINDS, MeshModel
-
-WORKLOAD_CHECKS = ("MSH205", "MSH401", "MSH402", "MSH403")
-SECRET_CHECKS = ("MSH109",)
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
+    DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, ISTIO_KINDS, KUBERNETES_GATEWAY, MeshModel)
 
 
 class RunError(Exception):
@@ -36,6 +34,9 @@ class IntegrityRequest:
     checks: List[str] = field(default_factory=list)
     skip_checks: List[str] = field(default_factory=list)
     gateway_selector: Dict[str, str] = field(default_factory=lambda: {"istio": "ingressgateway"})
+    istio_namespace: str = DEFAULT_ISTIO_NAMESPACE
+    system_namespaces: List[str] = field(default_factory=lambda: list(DEFAULT_SYSTEM_NAMESPACES))
+    assume_istio_defaults: bool = True
     include_objects: bool = True
     max_file_size: int = sources.DEFAULT_MAX_FILE_SIZE
     page_size: int = 500
@@ -87,12 +88,12 @@ class IntegrityRequest:
 
 
 def live_kinds(codes: List[str]) -> List[str]:
-    """The kinds to list: Pods and Secret names only when a check needs them."""
-    kinds = list(ISTIO_KINDS) + ["Service"]
-    if any(code in codes for code in WORKLOAD_CHECKS):
+    """The kinds to list: Pods, Deployments and Secret names only when a selected check needs them."""
+    kinds = list(ISTIO_KINDS) + ["Service", "Namespace", KUBERNETES_GATEWAY]
+    needed = {kind for check in catalogue.CATALOGUE if check.code in codes for kind in check.requires}
+    if catalogue.WORKLOADS in needed:
         kinds.append("Pod")
-    if any(code in codes for code in SECRET_CHECKS):
-        kinds.append("Secret")
+    kinds += [kind for kind in ("Deployment", "Secret") if kind in needed]
     return kinds
 
 
@@ -114,14 +115,20 @@ def run_integrity(request: IntegrityRequest) -> Dict[str, Any]:
                 sources.load_paths(model, request.src, request.max_file_size, report)
             except sources.SourceError as error:
                 raise RunError(str(error)) from None
+        notes: List[str] = []
         if request.live:
-            scanned_namespaces, live_incomplete = _scan_cluster(request, model, report, codes)
+            scanned_namespaces, live_incomplete, notes = _scan_cluster(request, model, report, codes)
             incomplete += live_incomplete
+        elif request.assume_istio_defaults:
+            # Offline, what every Istio install has is not in the files: assume it as istioctl does.
+            model.assume_istio_defaults(request.istio_namespace)
         incomplete += ["%s%s: %s" % (entry["source"], _document(entry), entry["reason"]) for entry in report.skipped]
         result = engine.analyze(model, codes=codes, scanned_namespaces=scanned_namespaces,
                                 incomplete_reasons=incomplete, skipped_documents=len(report.skipped),
                                 ignored_kinds=report.ignored_kinds, gateway_selector=request.gateway_selector,
-                                include_objects=request.include_objects)
+                                include_objects=request.include_objects,
+                                system_namespaces=request.system_namespaces)
+        result["summary"]["notes"] = notes
     finally:
         model.close()
     result["skipped"] = report.skipped
@@ -150,4 +157,4 @@ def _scan_cluster(request: IntegrityRequest, model: MeshModel, report: sources.L
         scan.run(live_kinds(codes))
     except client.ClusterError as error:
         raise RunError(str(error)) from None
-    return scan.scanned_namespaces, scan.incomplete
+    return scan.scanned_namespaces, scan.incomplete, scan.notes

@@ -15,7 +15,8 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import (
     JSON, METADATA_ONLY, ClusterError, Forbidden, KubernetesAPI, NotFound, namespaced_path)
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MeshModel
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
+    GATEWAY_API_GROUP, KUBERNETES_GATEWAY, MeshModel)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.files import LoadReport, load_object
 
 ISTIO_GROUP = "networking.istio.io"
@@ -23,17 +24,26 @@ ISTIO_VERSIONS = ("v1", "v1beta1", "v1alpha3")
 CORE = "/api/v1"
 ISTIO = "istio"
 
-# kind -> (API base, plural, Accept). Pods and Secrets are read as metadata only:
+GATEWAY_API = "/apis/%s/v1" % GATEWAY_API_GROUP
+
+# kind -> (API base, plural, Accept). Pods, Secrets and Namespaces are read as metadata only:
 # labels and names are all the checks need, and secret data must never be fetched.
 LIVE_KINDS: Dict[str, Tuple[str, str, str]] = {
     "Gateway": (ISTIO, "gateways", JSON),
     "VirtualService": (ISTIO, "virtualservices", JSON),
     "DestinationRule": (ISTIO, "destinationrules", JSON),
     "ServiceEntry": (ISTIO, "serviceentries", JSON),
+    "Sidecar": (ISTIO, "sidecars", JSON),
     "Service": (CORE, "services", JSON),
     "Pod": (CORE, "pods", METADATA_ONLY),
+    "Deployment": ("/apis/apps/v1", "deployments", JSON),
     "Secret": (CORE, "secrets", METADATA_ONLY),
+    "Namespace": (CORE, "namespaces", METADATA_ONLY),
+    KUBERNETES_GATEWAY: (GATEWAY_API, "gateways", JSON),
 }
+# Kinds that help resolve references but whose absence leaves no check blind: a cluster without
+# the Gateway API, or a user who may not list Namespaces, is read without them.
+OPTIONAL_KINDS = {"Namespace": "namespaces", KUBERNETES_GATEWAY: "Gateway API Gateways"}
 
 
 def istio_base(api: KubernetesAPI) -> str:
@@ -67,6 +77,7 @@ class LiveScan:
         self._namespaces: Optional[List[str]] = None
         self._per_namespace = False
         self._istio: Optional[str] = None
+        self.notes: List[str] = []
 
     def run(self, kinds: Iterable[str]) -> None:
         """List each kind; only kinds read everywhere they were asked for count as scanned."""
@@ -89,6 +100,8 @@ class LiveScan:
 
     def _list_kind(self, kind: str) -> bool:
         base, plural, accept = self._base(kind)
+        if kind in OPTIONAL_KINDS:
+            return self._list_optional(kind, base, plural, accept)
         if self.requested is None and not self._per_namespace:
             try:
                 self._load(kind, namespaced_path(base, None, plural), accept)
@@ -106,10 +119,22 @@ class LiveScan:
                 self.incomplete.append("cannot list %ss in namespace %s: %s" % (kind, namespace, error))
         return complete
 
+    def _list_optional(self, kind: str, base: str, plural: str, accept: str) -> bool:
+        """List a kind cluster-wide when it is served and allowed; say so when it is not."""
+        try:
+            self._load(kind, namespaced_path(base, None, plural), accept)
+            return True
+        except (Forbidden, ClusterError) as error:
+            self.notes.append("%s not read (%s): references to them are not resolved" % (OPTIONAL_KINDS[kind], error))
+            return False
+
     def _load(self, kind: str, path: str, accept: str) -> None:
         try:
             for item in self.api.list_pages(path, self.page_size, accept=accept):
-                item["kind"] = kind  # list items carry no kind (or PartialObjectMetadata)
+                # List items carry no kind (or PartialObjectMetadata): set what the model tells kinds apart by.
+                item["kind"] = "Gateway" if kind == KUBERNETES_GATEWAY else kind
+                if kind == KUBERNETES_GATEWAY:
+                    item["apiVersion"] = GATEWAY_API_GROUP + "/v1"
                 metadata = item.get("metadata") or {}
                 if self.model.defined(kind, metadata.get("namespace", ""), metadata.get("name", "")):
                     # The same object from files: the file is what is about to be applied.

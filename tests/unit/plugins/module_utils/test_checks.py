@@ -1,425 +1,226 @@
 # -*- coding: utf-8 -*-
-"""Each check on its own: a fixture that violates it and the same fixture fixed."""
+"""Each check on its own (its catalogue examples: one that triggers it, one near miss), then how findings
+agree with Istio's and Kiali's verdicts: every party of a conflict, the object Istio reports on, one
+finding per offending field, references resolved as Istio resolves them, system namespaces."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks, repair
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.engine import analyze
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MeshModel
 
-BASE = """
-kind: Service
-metadata: {name: reviews, namespace: default}
-spec: {selector: {app: reviews}, ports: [{name: http, port: 9080}]}
----
-kind: Pod
-metadata: {name: reviews-v1, namespace: default, labels: {app: reviews, version: v1}}
----
-kind: Pod
-metadata: {name: gw-0, namespace: istio-system, labels: {istio: ingressgateway}}
----
-kind: Service
-metadata: {name: ingress, namespace: istio-system}
-spec: {selector: {istio: ingressgateway}, ports: [{name: http, port: 80}]}
----
-kind: Secret
-metadata: {name: cert, namespace: istio-system}
----
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [a.example.com]}]
----
-kind: VirtualService
-metadata: {name: edge, namespace: default}
-spec:
-  hosts: [a.example.com]
-  gateways: [istio-system/gw]
-  http: [{route: [{destination: {host: reviews, port: {number: 9080}}}]}]
----
-kind: DestinationRule
-metadata: {name: reviews, namespace: default}
-spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}]}
-"""
 
-# code -> (objects that violate it, the same objects fixed); each added to BASE.
-CASES = {
-    "MSH101": ("""
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [a.example.com], gateways: [nope], http: [{route: [{destination: {host: reviews}}]}]}
-""", """
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [b.example.com], gateways: [mesh], http: [{route: [{destination: {host: reviews}}]}]}
-"""),
-    "MSH102": ("""
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [x], http: [{route: [{destination: {host: reviews}, weight: 50}, {destination: {host: ghost}, weight: 50}]}]}
-""", """
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [x], http: [{route: [{destination: {host: reviews}, weight: 50},
-                                   {destination: {host: reviews.default.svc.cluster.local, subset: v1}, weight: 50}]}]}
-"""),
-    "MSH103": ("""
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [x], http: [{route: [{destination: {host: reviews, subset: v9}}]}]}
-""", """
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [x], http: [{route: [{destination: {host: reviews, subset: v1}}]}]}
-"""),
-    "MSH104": ("""
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [x], http: [{route: [{destination: {host: reviews, port: {number: 1}}}]}]}
-""", """
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [x], http: [{route: [{destination: {host: reviews, port: {number: 9080}}}]}]}
-"""),
-    "MSH105": ("""
-kind: Service
-metadata: {name: multi, namespace: default}
-spec: {ports: [{name: http, port: 80}, {name: http-b, port: 81}]}
----
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [a.example.com], gateways: [istio-system/gw], http: [{route: [{destination: {host: multi}}]}]}
-""", """
-kind: Service
-metadata: {name: multi, namespace: default}
-spec: {ports: [{name: http, port: 80}, {name: http-b, port: 81}]}
----
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [x], http: [{route: [{destination: {host: multi}}]}]}
-"""),
-    "MSH106": ("""
-kind: DestinationRule
-metadata: {name: dr, namespace: default}
-spec: {host: nothing}
-""", """
-kind: DestinationRule
-metadata: {name: dr, namespace: default}
-spec: {host: "*.default.svc.cluster.local"}
-"""),
-    "MSH107": ("""
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [b.example.com], gateways: [istio-system/gw], http: [{route: [{destination: {host: reviews, port: {number: 9080}}}]}]}
-""", """
-kind: Gateway
-metadata: {name: wild, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["default/*.example.org"]}]
----
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [b.example.org], gateways: [istio-system/wild], http: [{route: [{destination: {host: reviews, port: {number: 9080}}}]}]}
-"""),
-    "MSH108": ("""
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [x], http: [{route: [{destination: {host: ghost}}]}]}
-""", """
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [x], http: [{redirect: {uri: /elsewhere}}]}
-"""),
-    "MSH109": ("""
-kind: Gateway
-metadata: {name: tls, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: https, protocol: HTTPS}, hosts: [t.example.com], tls: {mode: SIMPLE, credentialName: gone}}]
----
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [t.example.com], gateways: [istio-system/tls], http: [{route: [{destination: {host: reviews, port: {number: 9080}}}]}]}
-""", """
-kind: Gateway
-metadata: {name: tls, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: https, protocol: HTTPS}, hosts: [t.example.com], tls: {mode: SIMPLE, credentialName: cert}}]
----
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [t.example.com], gateways: [istio-system/tls], http: [{route: [{destination: {host: reviews, port: {number: 9080}}}]}]}
-"""),
-    "MSH201": ("""
-kind: Gateway
-metadata: {name: gw2, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [a.example.com]}]
----
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [a.example.com], gateways: [istio-system/gw2], http: [{route: [{destination: {host: reviews, port: {number: 9080}}}]}]}
-""", """
-kind: Gateway
-metadata: {name: gw2, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [c.example.com]}]
----
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [c.example.com], gateways: [istio-system/gw2], http: [{route: [{destination: {host: reviews, port: {number: 9080}}}]}]}
-"""),
-    "MSH202": ("""
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [a.example.com], gateways: [istio-system/gw], http: [{route: [{destination: {host: reviews, port: {number: 9080}}}]}]}
-""", """
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [a.example.com], http: [{route: [{destination: {host: reviews, port: {number: 9080}}}]}]}
-"""),
-    "MSH203": ("""
-kind: DestinationRule
-metadata: {name: dr2, namespace: default}
-spec: {host: reviews.default.svc.cluster.local, subsets: [{name: v1, labels: {version: v1}}]}
-""", """
-kind: DestinationRule
-metadata: {name: dr2, namespace: other}
-spec: {host: reviews.default.svc.cluster.local, subsets: [{name: v1, labels: {version: v1}}]}
----
-kind: DestinationRule
-metadata: {name: dr3, namespace: default}
-spec: {host: reviews, subsets: [{name: canary, labels: {track: canary}}]}
-"""),
-    "MSH204": ("""
-kind: ServiceEntry
-metadata: {name: a, namespace: default}
-spec: {hosts: [api.example.com], ports: [{number: 443, name: https, protocol: HTTPS}]}
----
-kind: ServiceEntry
-metadata: {name: b, namespace: default}
-spec: {hosts: [api.example.com], ports: [{number: 443, name: https, protocol: HTTPS}]}
-""", """
-kind: ServiceEntry
-metadata: {name: a, namespace: default}
-spec: {hosts: [api.example.com], ports: [{number: 443, name: https, protocol: HTTPS}]}
----
-kind: ServiceEntry
-metadata: {name: b, namespace: default}
-spec: {hosts: [api.example.com], ports: [{number: 8443, name: https, protocol: HTTPS}]}
-"""),
-    "MSH205": ("""
-kind: Service
-metadata: {name: dup, namespace: default}
-spec: {ports: [{name: http, port: 80}, {name: http, port: 81}]}
-""", """
-kind: Service
-metadata: {name: dup, namespace: default}
-spec: {ports: [{name: dns, port: 53, protocol: UDP, appProtocol: dns}, {name: dns-tcp, port: 53, appProtocol: dns}]}
-"""),
-    "MSH301": ("""
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [x], http: [{route: [{destination: {host: reviews}, weight: 70}, {destination: {host: reviews, subset: v1}, weight: 20}]}]}
-""", """
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [x], http: [{route: [{destination: {host: reviews}, weight: 80}, {destination: {host: reviews, subset: v1}, weight: 20}]}]}
-"""),
-    "MSH302": ("""
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [x], http: [{route: [{destination: {host: reviews, subset: v1}, weight: 50},
-                                   {destination: {host: reviews.default.svc.cluster.local, subset: v1}, weight: 50}]}]}
-""", """
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [x], http: [{route: [{destination: {host: reviews, subset: v1}, weight: 50},
-                                   {destination: {host: reviews}, weight: 50}]}]}
-"""),
-    "MSH303": ("""
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [x], http: [{match: [{uri: {prefix: /}}], route: [{destination: {host: reviews}}]},
-                          {match: [{uri: {prefix: /api}}], route: [{destination: {host: reviews}}]}]}
-""", """
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [x], http: [{match: [{uri: {prefix: /api}}], route: [{destination: {host: reviews}}]},
-                          {route: [{destination: {host: reviews}}]}]}
-"""),
-    "MSH401": ("""
-kind: Gateway
-metadata: {name: gw2, namespace: istio-system}
-spec: {selector: {istio: missing}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [z.example.com]}]}
----
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [z.example.com], gateways: [istio-system/gw2], http: [{route: [{destination: {host: reviews, port: {number: 9080}}}]}]}
-""", """
-kind: Deployment
-metadata: {name: other-gw, namespace: gateways}
-spec: {template: {metadata: {labels: {istio: other}}}}
----
-kind: Service
-metadata: {name: other-gw, namespace: gateways}
-spec: {selector: {istio: other}, ports: [{name: http, port: 80}]}
----
-kind: Gateway
-metadata: {name: gw2, namespace: istio-system}
-spec: {selector: {istio: other}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [z.example.com]}]}
----
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [z.example.com], gateways: [istio-system/gw2], http: [{route: [{destination: {host: reviews, port: {number: 9080}}}]}]}
-"""),
-    "MSH402": ("""
-kind: DestinationRule
-metadata: {name: reviews, namespace: default}
-spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]}
-""", """
-kind: Pod
-metadata: {name: reviews-v2, namespace: default, labels: {app: reviews, version: v2}}
----
-kind: DestinationRule
-metadata: {name: reviews, namespace: default}
-spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]}
-"""),
-    "MSH403": ("""
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 8443, name: http, protocol: HTTP}, hosts: [a.example.com]}]
-""", """
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [a.example.com]}]
-"""),
-    "MSH501": ("""
-kind: Gateway
-metadata: {name: unused, namespace: istio-system}
-spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [u.example.com]}]}
-""", """
-kind: Gateway
-metadata: {name: unused, namespace: istio-system}
-spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [u.example.com]}]}
----
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec:
-  hosts: [u.example.com]
-  http: [{match: [{gateways: [istio-system/unused]}], route: [{destination: {host: reviews, port: {number: 9080}}}]}]
-"""),
-    "MSH502": ("""
-kind: Service
-metadata: {name: web, namespace: default}
-spec: {ports: [{name: web, port: 80}]}
-""", """
-kind: Service
-metadata: {name: web, namespace: default}
-spec: {ports: [{name: web, port: 80, appProtocol: http}]}
-"""),
-}
-
-
-def run(extra: str):
-    """Analyse BASE with ``extra`` added; an extra object replaces a BASE object of the same identity."""
-    documents = [d for d in yaml.safe_load_all(BASE) if d]
-    for document in yaml.safe_load_all(extra):
+def run(text: str, assume_defaults: bool = True, **options):
+    """Analyse manifests as the file source does (Istio's default ingress gateway assumed)."""
+    model = MeshModel(scope=options.pop("scope", None))
+    for index, document in enumerate(yaml.safe_load_all(text)):
         if document:
-            identity = "%s/%s/%s" % (document["kind"], document["metadata"]["namespace"], document["metadata"]["name"])
-            documents = [d for d in documents
-                         if "%s/%s/%s" % (d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]) != identity]
-            documents.append(document)
-    model = MeshModel()
-    for index, document in enumerate(documents):
-        model.add(document, "test#%d" % index)
-    return analyze(model)
+            model.add(document, "test#%d" % index)
+    if assume_defaults:
+        model.assume_istio_defaults()
+    return analyze(model, **options)
 
 
-def codes(result):
-    return {v["code"] for v in result["violations"]}
+def found(result, code):
+    return [v for v in result["violations"] if v["code"] == code]
 
 
-def test_base_is_clean():
-    result = run("")
-    assert result["violations"] == [], [v["message"] for v in result["violations"]]
-    assert result["summary"]["consistent"] is True
+def parties(result, code):
+    return sorted("%s/%s" % (v["namespace"], v["name"]) for v in found(result, code))
 
 
-def test_every_catalogue_code_has_a_case():
-    assert set(CASES) == {check.code for check in checks.CATALOGUE}
-
-
-@pytest.mark.parametrize("code", sorted(CASES))
-def test_check_fires_on_violation(code):
-    failing = CASES[code][0]
-    result = run(failing)
-    found = [v for v in result["violations"] if v["code"] == code]
-    assert found, "%s not reported; got %s" % (code, [v["message"] for v in result["violations"]])
-    for violation in found:
+@pytest.mark.parametrize("code", sorted(checks.BY_CODE))
+def test_check_fires_on_its_failing_example(code):
+    result = run(checks.BY_CODE[code].examples[0])
+    violations = found(result, code)
+    assert violations, "%s not reported; got %s (skipped: %s)" % (
+        code, [v["message"] for v in result["violations"]], result["summary"]["checks_skipped"])
+    for violation in violations:
         assert violation["message"].startswith("%s %s/%s: " % (violation["kind"], violation["namespace"], violation["name"]))
         assert violation["path"] in violation["message"]
         assert violation["severity"] in ("error", "warning", "info")
 
 
-@pytest.mark.parametrize("code", sorted(CASES))
-def test_check_silent_when_fixed(code):
-    passing = CASES[code][1]
-    result = run(passing)
-    assert code not in codes(result), [v["message"] for v in result["violations"] if v["code"] == code]
+@pytest.mark.parametrize("code", sorted(checks.BY_CODE))
+def test_check_is_silent_on_its_near_miss(code):
+    result = run(checks.BY_CODE[code].examples[1])
+    assert not found(result, code), [v["message"] for v in found(result, code)]
+    assert code in result["summary"]["checks_run"]
 
 
-def test_severity_and_codes_follow_the_catalogue():
-    by_code = checks.BY_CODE
-    assert by_code["MSH101"].istio_code == "IST0101" and by_code["MSH101"].kiali_code == "KIA1102"
-    assert by_code["MSH106"].severity == checks.WARNING
-    assert by_code["MSH501"].severity == checks.INFO
-    assert by_code["MSH202"].istio_code == "IST0109"
+def test_every_check_is_documented_and_has_a_repair_answer():
+    for check in checks.CATALOGUE:
+        assert check.family and check.resolution and check.title, check.code
+        assert check.code in set(repair.MANUAL_REASONS) | set(repair.DELETE_CODES) | set(repair.PATCH_CODES), check.code
+    assert [c.code for c in checks.CATALOGUE] == sorted(checks.BY_CODE)
 
 
-def test_service_entry_protocol_clash_is_an_error():
-    result = run("""
-kind: ServiceEntry
-metadata: {name: a, namespace: default}
-spec: {hosts: [api.example.com], ports: [{number: 443, name: https, protocol: HTTPS}]}
+@pytest.mark.parametrize("code, istio, kiali", [
+    ("MSH101", "IST0101", "KIA1102"), ("MSH106", "IST0174", "KIA0202"), ("MSH201", "IST0145", "KIA0301"),
+    ("MSH202", "IST0109", "KIA1106"), ("MSH204", "IST0177", ""), ("MSH402", "IST0173", "KIA0203"),
+    ("MSH502", "IST0118", "KIA0601"), ("MSH504", "IST0150", "KIA0601"), ("MSH209", "IST0116", ""),
+])
+def test_equivalent_codes_follow_the_catalogue(code, istio, kiali):
+    assert (checks.BY_CODE[code].istio_code, checks.BY_CODE[code].kiali_code) == (istio, kiali)
+
+
+# -- every party of a conflict ------------------------------------------------------------------
+
+def test_every_gateway_of_a_clash_is_reported_naming_the_others():
+    result = run(checks.BY_CODE["MSH201"].examples[0] + """
 ---
-kind: ServiceEntry
-metadata: {name: b, namespace: default}
-spec: {hosts: [api.example.com], ports: [{number: 443, name: tls, protocol: TLS}]}
+kind: Gateway
+metadata: {name: c, namespace: edge}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 8080, name: http, protocol: HTTP}, hosts: [a.example.com]}]
 """)
-    [violation] = [v for v in result["violations"] if v["code"] == "MSH204"]
-    assert violation["severity"] == "error"
-    assert violation["name"] == "b" and violation["related"][0]["name"] == "a"
+    assert parties(result, "MSH201") == ["edge/c", "istio-system/a", "istio-system/b"]
+    [c] = [v for v in found(result, "MSH201") if v["name"] == "c"]
+    assert [r["name"] for r in c["related"]] == ["a", "b"]
+    assert "Gateway istio-system/a" in c["message"] and "Gateway istio-system/b" in c["message"]
 
 
-def test_subset_used_by_a_route_without_workload_is_an_error():
+def test_mesh_host_claims_respect_export_scopes():
     result = run("""
-kind: DestinationRule
-metadata: {name: reviews, namespace: default}
-spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]}
+kind: VirtualService
+metadata: {name: mine, namespace: team-a}
+spec: {hosts: [ratings.shared.svc.cluster.local], exportTo: ["."]}
+---
+kind: VirtualService
+metadata: {name: yours, namespace: team-b}
+spec: {hosts: [ratings.shared.svc.cluster.local], exportTo: ["."]}
+---
+kind: VirtualService
+metadata: {name: everyone, namespace: team-c}
+spec: {hosts: [productpage.shared.svc.cluster.local]}
+---
+kind: VirtualService
+metadata: {name: everyone-too, namespace: team-d}
+spec: {hosts: [productpage.shared.svc.cluster.local]}
+""")
+    assert parties(result, "MSH202") == ["team-c/everyone", "team-d/everyone-too"]
+    assert {v["istio_code"] for v in found(result, "MSH202")} == {"IST0109"}
+
+
+def test_host_claims_on_an_ingress_gateway_are_kiali_findings_not_istio_ones():
+    result = run("""
+kind: VirtualService
+metadata: {name: a, namespace: default}
+spec: {hosts: [shop.example.com], gateways: [istio-system/gw]}
+---
+kind: VirtualService
+metadata: {name: b, namespace: default}
+spec: {hosts: [shop.example.com], gateways: [istio-system/gw]}
+""")
+    assert parties(result, "MSH202") == ["default/a", "default/b"]
+    assert {(v["istio_code"], v["kiali_code"]) for v in found(result, "MSH202")} == {("", "KIA1106")}
+
+
+def test_repair_patches_the_newer_party_and_the_older_points_to_that_patch():
+    result = run("""
+kind: VirtualService
+metadata: {name: old, namespace: default, creationTimestamp: "2024-01-01T00:00:00Z",
+           labels: {app.kubernetes.io/managed-by: meshops.istio_integrity}}
+spec: {hosts: [a.example.com, b.example.com]}
+---
+kind: VirtualService
+metadata: {name: new, namespace: default, creationTimestamp: "2024-02-01T00:00:00Z",
+           labels: {app.kubernetes.io/managed-by: meshops.istio_integrity}}
+spec: {hosts: [a.example.com, c.example.com]}
+""")
+    patches = [a for a in result["repair_plan"] if a["action"] == "patch"]
+    assert [(a["name"], a["safe"]) for a in patches] == [("new", True)]
+    by_name = {v["name"]: v for v in found(result, "MSH202")}
+    assert by_name["new"]["repair_target"] is True and by_name["old"]["repair_target"] is False
+    assert by_name["old"]["repair"] == by_name["new"]["repair"] == patches[0]["id"]
+    assert set(patches[0]["violations"]) == {by_name["old"]["id"], by_name["new"]["id"]}
+
+
+def test_service_entry_clash_carries_ist0177_only_when_protocols_differ():
+    same = run(checks.BY_CODE["MSH204"].examples[0].replace("TLS", "HTTP"))
+    assert parties(same, "MSH204") == ["default/api-http", "default/api-tls"]
+    assert {(v["istio_code"], v["severity"]) for v in found(same, "MSH204")} == {("", "warning")}
+    clash = run(checks.BY_CODE["MSH204"].examples[0])
+    assert {(v["istio_code"], v["severity"]) for v in found(clash, "MSH204")} == {("IST0177", "error")}
+
+
+# -- where a finding sits, once per field --------------------------------------------------------
+
+def test_port_clash_is_reported_on_the_deployment_not_the_services():
+    result = run(checks.BY_CODE["MSH209"].examples[0])
+    [violation] = found(result, "MSH209")
+    assert (violation["kind"], violation["name"]) == ("Deployment", "web")
+    assert sorted(r["name"] for r in violation["related"]) == ["web", "web-udp"]
+
+
+def test_each_bogus_destination_is_its_own_finding_with_its_path():
+    result = run("""
+kind: VirtualService
+metadata: {name: vs, namespace: default}
+spec: {hosts: [x], http: [{route: [{destination: {host: ghost}, weight: 50}, {destination: {host: phantom}, weight: 50}]}]}
+""")
+    assert sorted(v["path"] for v in found(result, "MSH102")) == [
+        "spec.http[0].route[0].destination.host", "spec.http[0].route[1].destination.host"]
+
+
+# -- references as Istio resolves them ------------------------------------------------------------
+
+def test_subset_is_checked_even_when_the_host_is_unknown():
+    result = run("""
+kind: VirtualService
+metadata: {name: vs, namespace: default}
+spec: {hosts: [x], http: [{route: [{destination: {host: ghost, subset: v1}}]}]}
+""")
+    assert {v["code"] for v in result["violations"]} >= {"MSH102", "MSH103"}
+
+
+def test_kubernetes_gateway_api_gateway_is_not_an_istio_gateway():
+    result = run("""
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: bookinfo-gateway, namespace: default}
+spec: {gatewayClassName: istio, listeners: [{name: http, port: 80, protocol: HTTP}]}
 ---
 kind: VirtualService
 metadata: {name: vs, namespace: default}
-spec: {hosts: [x], http: [{route: [{destination: {host: reviews, subset: v2}}]}]}
+spec: {hosts: [a.example.com], gateways: [bookinfo-gateway]}
 """)
-    [violation] = [v for v in result["violations"] if v["code"] == "MSH402"]
-    assert violation["severity"] == "error"
+    assert not result["violations"], [v["message"] for v in result["violations"]]
+    assert result["summary"]["scanned"]["KubernetesGateway"] == 1
+
+
+def test_external_name_services_are_destinations_with_their_own_port_rule():
+    result = run("""
+kind: Service
+metadata: {name: ext, namespace: default}
+spec: {type: ExternalName, externalName: api.example.com, ports: [{name: tcp, port: 443}]}
+---
+kind: VirtualService
+metadata: {name: vs, namespace: default}
+spec: {hosts: [ext], tcp: [{route: [{destination: {host: ext}}]}]}
+""")
+    assert [v["code"] for v in result["violations"]] == ["MSH504"]
+
+
+def test_mesh_routes_to_a_multi_port_service_need_a_port():
+    result = run(checks.BY_CODE["MSH105"].examples[0])
+    assert [v["istio_code"] for v in found(result, "MSH105")] == ["IST0112"]
 
 
 def test_near_host_hint_and_export_hint():
     result = run("""
+kind: Service
+metadata: {name: reviews, namespace: default}
+spec: {ports: [{name: http, port: 9080}]}
+---
 kind: Service
 metadata: {name: hidden, namespace: private, annotations: {networking.istio.io/exportTo: "."}}
 spec: {ports: [{name: http, port: 80}]}
@@ -429,7 +230,7 @@ metadata: {name: vs, namespace: default}
 spec: {hosts: [x], http: [{route: [{destination: {host: reviews.default}, weight: 50},
                                    {destination: {host: hidden.private.svc.cluster.local}, weight: 50}]}]}
 """)
-    messages = [v["message"] for v in result["violations"] if v["code"] == "MSH102"]
+    messages = [v["message"] for v in found(result, "MSH102")]
     assert any("did you mean 'reviews.default.svc.cluster.local'?" in m for m in messages)
     assert any("Service private/hidden exists but is not exported to namespace default" in m for m in messages)
 
@@ -445,8 +246,7 @@ metadata: {name: vs, namespace: default}
 spec: {hosts: [x], http: [{route: [{destination: {host: api.example.net}, weight: 50},
                                    {destination: {host: badexample.net}, weight: 50}]}]}
 """)
-    missing = [v["target"] for v in result["violations"] if v["code"] == "MSH102"]
-    assert missing == ["badexample.net"]
+    assert [v["target"] for v in found(result, "MSH102")] == ["badexample.net"]
 
 
 def test_gateway_server_namespace_scope_rejects_other_namespaces():
@@ -455,18 +255,50 @@ kind: Gateway
 metadata: {name: scoped, namespace: istio-system}
 spec:
   selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["team-a/s.example.com"]}]
+  servers: [{port: {number: 8080, name: http, protocol: HTTP}, hosts: ["team-a/s.example.com"]}]
 ---
 kind: VirtualService
 metadata: {name: vs, namespace: default}
-spec: {hosts: [s.example.com], gateways: [istio-system/scoped], http: [{route: [{destination: {host: reviews, port: {number: 9080}}}]}]}
+spec: {hosts: [s.example.com], gateways: [istio-system/scoped]}
 """)
-    assert "MSH107" in codes(result)
+    assert parties(result, "MSH107") == ["default/vs"]
+
+
+def test_missing_gateway_serves_no_host_as_in_istio():
+    result = run(checks.BY_CODE["MSH101"].examples[0])
+    assert {v["code"] for v in result["violations"]} == {"MSH101", "MSH107"}
+
+
+# -- system namespaces and Istio's defaults -------------------------------------------------------
+
+def test_no_port_name_or_workload_findings_in_system_namespaces():
+    text = checks.BY_CODE["MSH502"].examples[0].replace("namespace: default", "namespace: kube-system")
+    assert not run(text)["violations"]
+    assert found(run(text, system_namespaces=[]), "MSH502")
+
+
+def test_default_ingress_gateway_is_assumed_offline_only():
+    sample = """
+kind: Deployment
+metadata: {name: productpage, namespace: default}
+spec: {template: {metadata: {labels: {app: productpage}}}}
+---
+kind: Gateway
+metadata: {name: bookinfo-gateway, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 8080, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+kind: VirtualService
+metadata: {name: bookinfo, namespace: default}
+spec: {hosts: ["*"], gateways: [bookinfo-gateway]}
+"""
+    assert not run(sample)["violations"]
+    assert [v["code"] for v in run(sample, assume_defaults=False)["violations"]] == ["MSH401"]
 
 
 def test_label_selector_scopes_reported_objects_only():
-    model = MeshModel(scope=lambda kind, namespace, labels: labels.get("team") == "a")
-    for index, document in enumerate(yaml.safe_load_all("""
+    result = run("""
 kind: VirtualService
 metadata: {name: mine, namespace: default, labels: {team: a}}
 spec: {hosts: [x], http: [{route: [{destination: {host: ghost}}]}]}
@@ -474,24 +306,28 @@ spec: {hosts: [x], http: [{route: [{destination: {host: ghost}}]}]}
 kind: VirtualService
 metadata: {name: theirs, namespace: default, labels: {team: b}}
 spec: {hosts: [y], http: [{route: [{destination: {host: ghost}}]}]}
-""")):
-        model.add(document, "t#%d" % index)
-    result = analyze(model)
+""", scope=lambda kind, namespace, labels: labels.get("team") == "a")
     assert {v["name"] for v in result["violations"]} == {"mine"}
 
 
 def test_targets_outside_scanned_namespaces_are_unverifiable_not_missing():
-    model = MeshModel()
-    model.add(yaml.safe_load("""
+    result = run("""
 kind: VirtualService
 metadata: {name: vs, namespace: default}
-spec: {hosts: [x], gateways: [istio-system/gw], http: [{route: [{destination: {host: reviews}}]}]}
-"""), "t")
-    model.add(yaml.safe_load("""
+spec: {hosts: [x], gateways: [elsewhere/gw], http: [{route: [{destination: {host: reviews}}]}]}
+---
 kind: Service
 metadata: {name: reviews, namespace: default}
 spec: {ports: [{name: http, port: 80}]}
-"""), "t")
-    result = analyze(model, scanned_namespaces=["default"])
-    assert "MSH101" not in codes(result)
-    assert result["summary"]["unverifiable_references"] == 1
+""", assume_defaults=False, scanned_namespaces=["default"])
+    assert not found(result, "MSH101") and not found(result, "MSH107")
+    assert result["summary"]["unverifiable_references"] == 2
+
+
+def test_generated_catalogue_is_current():
+    repo = Path(__file__).resolve().parents[4]
+    result = subprocess.run([sys.executable, str(repo / "tools" / "gen_checks_doc.py"), "--check"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
+    text = (repo / "docs" / "checks.md").read_text(encoding="utf-8")
+    assert all("### %s" % check.code in text for check in checks.CATALOGUE)

@@ -1,0 +1,193 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_integrity contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""DestinationRule checks: hosts, overlapping rules, subsets, client TLS."""
+
+from __future__ import annotations
+
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.checks.base import (
+    WARNING, WORKLOADS, Check, exports_intersect, labels_subset, near_host, registry_covers)
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import TOPOLOGY_LABELS
+
+_SERVICE = """
+kind: Service
+metadata: {name: reviews, namespace: default}
+spec: {selector: {app: reviews}, ports: [{name: http, port: 9080}]}
+"""
+_TOPOLOGY = ", ".join("'%s'" % label for label in TOPOLOGY_LABELS)
+
+MSH106 = Check(
+    code="MSH106", severity=WARNING, istio_code="IST0174", kiali_code="KIA0202",
+    title="DestinationRule host matches no Service or ServiceEntry",
+    reads=("DestinationRule", "Service", "ServiceEntry"), target_kind="host",
+    resolution="`spec.host` resolves like a destination host, in the rule's namespace; it must match a Service or "
+               "ServiceEntry host visible from there, wildcards either way (Istio's analyzer misses wildcard rule "
+               "hosts over Services; we, like Kiali, accept them).",
+    sql="""
+        SELECT r.object_id, 'spec.host' AS path, r.raw_host, r.host AS target,
+               (SELECT ' (did you mean ''' || near || '''?)' FROM (SELECT """ + near_host("r.host") + """ AS near)
+                WHERE near IS NOT NULL) AS hint
+        FROM destination_rule r JOIN object o ON o.id = r.object_id
+        WHERE NOT """ + registry_covers("r.host", "o.namespace"),
+    message="{path} '{raw_host}' resolves to '{target}', which matches no Service or ServiceEntry (orphaned DestinationRule)",
+    examples=("""
+kind: DestinationRule
+metadata: {name: dr, namespace: default}
+spec: {host: reveiws}
+""", _SERVICE + """---
+kind: DestinationRule
+metadata: {name: dr, namespace: default}
+spec: {host: "*.default.svc.cluster.local"}
+"""))
+
+MSH203 = Check(
+    code="MSH203", severity=WARNING, kiali_code="KIA0201",
+    title="Several DestinationRules for the same host and overlapping subsets",
+    reads=("DestinationRule",),
+    resolution="Rules of one namespace (Istio picks a rule by namespace: client's, service's, root) for the same "
+               "resolved host, visible together, where one has no subsets or both define a subset of the same "
+               "name. Every party is reported.",
+    sql="""
+        SELECT b.object_id, 'spec.host' AS path, b.host, group_concat(a.object_id) AS related_ids
+        FROM destination_rule b JOIN object bo ON bo.id = b.object_id
+        JOIN destination_rule a ON a.host = b.host AND a.object_id <> b.object_id
+        JOIN object ao ON ao.id = a.object_id AND ao.namespace = bo.namespace
+        WHERE """ + exports_intersect("a.object_id", "b.object_id") + """
+          AND (NOT EXISTS (SELECT 1 FROM dr_subset s WHERE s.dr_id = a.object_id)
+               OR NOT EXISTS (SELECT 1 FROM dr_subset s WHERE s.dr_id = b.object_id)
+               OR EXISTS (SELECT 1 FROM dr_subset sa JOIN dr_subset sb ON sb.name = sa.name
+                          WHERE sa.dr_id = a.object_id AND sb.dr_id = b.object_id))
+        GROUP BY b.object_id""",
+    message="{path} '{host}' is also configured by another DestinationRule with overlapping subsets",
+    examples=(_SERVICE + """---
+kind: DestinationRule
+metadata: {name: dr1, namespace: default}
+spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}]}
+---
+kind: DestinationRule
+metadata: {name: dr2, namespace: default}
+spec: {host: reviews.default.svc.cluster.local, subsets: [{name: v1, labels: {version: v1}}]}
+""", _SERVICE + """---
+kind: DestinationRule
+metadata: {name: dr1, namespace: default}
+spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}]}
+---
+kind: DestinationRule
+metadata: {name: dr2, namespace: default}
+spec: {host: reviews, subsets: [{name: canary, labels: {track: canary}}]}
+"""))
+
+MSH402 = Check(
+    code="MSH402", severity=WARNING, istio_code="IST0173", kiali_code="KIA0203",
+    title="DestinationRule subset labels select no workload",
+    reads=("DestinationRule", "Service", "Pod"), requires=(WORKLOADS,), target_kind="host",
+    resolution="For a rule whose host resolves, each subset with labels: Istio (IST0173) looks for any pod carrying "
+               "them, ignoring the topology labels it adds from nodes; Kiali (KIA0203), stricter, among the "
+               "workloads the host's Services select (topology labels ignored too). An error when a route sends traffic to the subset.",
+    sql="""
+        SELECT object_id, path, subset, target,
+               CASE WHEN routed THEN 'error' ELSE 'warning' END AS severity,
+               CASE WHEN routed THEN ' and routes send traffic to it' END AS hint,
+               CASE WHEN anywhere THEN '' END AS istio_code,
+               CASE WHEN by_service IS NULL OR by_service THEN '' END AS kiali_code
+        FROM (
+            SELECT dr.object_id, 'spec.subsets[' || s.idx || '].labels' AS path, s.name AS subset, dr.host AS target,
+                   EXISTS (SELECT 1 FROM destination d WHERE d.host = dr.host AND d.subset = s.name) AS routed,
+                   (NOT EXISTS (SELECT 1 FROM subset_label f WHERE f.subset_id = s.id AND f.key NOT IN (""" + _TOPOLOGY
+    + """)) OR EXISTS (
+                        SELECT 1 FROM subset_label f
+                        JOIN workload_label wl ON wl.key = f.key AND wl.value = f.value
+                        WHERE f.subset_id = s.id AND f.key NOT IN (""" + _TOPOLOGY + """)
+                          AND """ + labels_subset("subset_label", "s.id", "wl.workload_id", _TOPOLOGY) + """)) AS anywhere,
+                   (SELECT max(EXISTS (
+                        SELECT 1 FROM selection sel WHERE sel.object_id = sv.object_id
+                          AND """ + labels_subset("subset_label", "s.id", "sel.workload_id", _TOPOLOGY) + """))
+                    FROM registry g JOIN service sv ON sv.object_id = g.object_id AND sv.selector <> ''
+                    WHERE g.host = dr.host) AS by_service
+            FROM destination_rule dr
+            JOIN object o ON o.id = dr.object_id
+            JOIN dr_subset s ON s.dr_id = dr.object_id
+            WHERE EXISTS (SELECT 1 FROM subset_label l WHERE l.subset_id = s.id)
+              AND """ + registry_covers("dr.host", "o.namespace") + """)
+        WHERE NOT anywhere OR NOT by_service""",
+    message="{path} of subset '{subset}' select no workload of '{target}'",
+    examples=(_SERVICE + """---
+kind: Pod
+metadata: {name: reviews-v1, namespace: default, labels: {app: reviews, version: v1}}
+---
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}, {name: v4, labels: {version: v4}}]}
+""", _SERVICE + """---
+kind: Pod
+metadata: {name: reviews-v1, namespace: default, labels: {app: reviews, version: v1}}
+---
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v1-zone-a, labels: {version: v1, topology.kubernetes.io/zone: zone-a}}
+"""))
+
+MSH503 = Check(
+    code="MSH503", severity=WARNING, kiali_code="KIA0209",
+    title="DestinationRule subset without labels",
+    reads=("DestinationRule",),
+    resolution="A subset with no labels selects every endpoint of the host: not a version.",
+    sql="""
+        SELECT s.dr_id AS object_id, 'spec.subsets[' || s.idx || ']' AS path, s.name AS subset
+        FROM dr_subset s
+        WHERE NOT EXISTS (SELECT 1 FROM subset_label l WHERE l.subset_id = s.id)""",
+    message="{path} '{subset}' has no labels: it selects every endpoint of the host",
+    examples=(_SERVICE + """---
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec: {host: reviews, subsets: [{name: v1}]}
+""", _SERVICE + """---
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}]}
+"""))
+
+_TLS_SQL = """
+        SELECT t.dr_id AS object_id, t.path, t.mode, t.port, r.raw_host
+        FROM dr_tls t JOIN destination_rule r ON r.object_id = t.dr_id
+        WHERE t.mode IN ('SIMPLE', 'MUTUAL') AND t.verified = 0 AND t.port IS %s NULL"""
+_TLS_RESOLUTION = ("`tls.mode` SIMPLE or MUTUAL with neither `caCertificates` nor `credentialName` (which carries "
+                   "the CA) and without `insecureSkipVerify: true`: the server's certificate is not verified.")
+
+MSH601 = Check(
+    code="MSH601", severity=WARNING, istio_code="IST0128",
+    title="DestinationRule TLS without server certificate verification",
+    reads=("DestinationRule",), resolution=_TLS_RESOLUTION, sql=_TLS_SQL % "",
+    message="{path} mode {mode} sets no caCertificates: the certificate of '{raw_host}' is not verified",
+    examples=("""
+kind: DestinationRule
+metadata: {name: api, namespace: default}
+spec: {host: api.example.com, trafficPolicy: {tls: {mode: SIMPLE}}}
+""", """
+kind: DestinationRule
+metadata: {name: api, namespace: default}
+spec: {host: api.example.com, trafficPolicy: {tls: {mode: SIMPLE, caCertificates: /etc/certs/ca.pem}}}
+"""))
+
+MSH602 = Check(
+    code="MSH602", severity=WARNING, istio_code="IST0129",
+    title="DestinationRule port-level TLS without server certificate verification",
+    reads=("DestinationRule",), resolution=_TLS_RESOLUTION, sql=_TLS_SQL % "NOT",
+    message="{path} mode {mode} sets no caCertificates: the certificate of '{raw_host}' port {port} is not verified",
+    examples=("""
+kind: DestinationRule
+metadata: {name: api, namespace: default}
+spec: {host: api.example.com, trafficPolicy: {portLevelSettings: [{port: {number: 443}, tls: {mode: MUTUAL}}]}}
+""", """
+kind: DestinationRule
+metadata: {name: api, namespace: default}
+spec:
+  host: api.example.com
+  trafficPolicy: {portLevelSettings: [{port: {number: 443}, tls: {mode: MUTUAL, credentialName: api-client}}]}
+"""))
+
+CHECKS = (MSH106, MSH203, MSH402, MSH503, MSH601, MSH602)

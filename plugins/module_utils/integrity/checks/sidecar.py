@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_integrity contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Sidecar checks: selectors, overlaps, ambient, egress hosts."""
+
+from __future__ import annotations
+
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.checks.base import (
+    ERROR, WARNING, WORKLOADS, Check, visible)
+
+_PODS = """
+kind: Pod
+metadata: {name: reviews-v1, namespace: default, labels: {app: reviews, version: v1}}
+"""
+
+
+def _sidecar(name: str, selector: str = "", egress: str = "['./*']") -> str:
+    selector_field = ", workloadSelector: {labels: %s}" % selector if selector else ""
+    return """
+---
+kind: Sidecar
+metadata: {name: %s, namespace: default}
+spec: {egress: [{hosts: %s}]%s}
+""" % (name, egress, selector_field)
+
+
+# A workload in ambient mode has no sidecar: by its own label or its namespace's.
+_AMBIENT = ("(w.ambient = 1 OR EXISTS (SELECT 1 FROM namespace_info n WHERE n.name = w.namespace AND n.ambient = 1)"
+            " AND NOT EXISTS (SELECT 1 FROM workload_label l WHERE l.workload_id = w.id"
+            " AND l.key = 'istio.io/dataplane-mode' AND l.value = 'none'))")
+_NAMESPACE_AMBIENT = "EXISTS (SELECT 1 FROM namespace_info n WHERE n.name = sc.namespace AND n.ambient = 1)"
+
+MSH404 = Check(
+    code="MSH404", severity=ERROR, istio_code="IST0101", kiali_code="KIA0004",
+    title="Sidecar workloadSelector matches no workload",
+    reads=("Sidecar", "Pod"), requires=(WORKLOADS,),
+    resolution="Workloads of the Sidecar's own namespace whose labels include `workloadSelector.labels`.",
+    sql="""
+        SELECT sc.object_id, 'spec.workloadSelector.labels' AS path
+        FROM sidecar sc
+        WHERE sc.selects = 1 AND NOT EXISTS (SELECT 1 FROM selection s WHERE s.object_id = sc.object_id)""",
+    message="{path} match no workload in the Sidecar's namespace",
+    examples=(_PODS + _sidecar("reviews", "{app: ratings}"), _PODS + _sidecar("reviews", "{app: reviews}")))
+
+MSH206 = Check(
+    code="MSH206", severity=ERROR, istio_code="IST0110", kiali_code="KIA0003",
+    title="Several Sidecars select the same workload",
+    reads=("Sidecar", "Pod"), requires=(WORKLOADS,),
+    resolution="Sidecars with workload selectors whose selections share a workload not in ambient mode: which one "
+               "applies is undefined. Every party is reported.",
+    sql="""
+        SELECT a.object_id, 'spec.workloadSelector' AS path, group_concat(DISTINCT b.object_id) AS related_ids,
+               min(w.name) AS workload
+        FROM sidecar sa
+        JOIN selection a ON a.object_id = sa.object_id
+        JOIN selection b ON b.workload_id = a.workload_id AND b.object_id <> a.object_id
+        JOIN sidecar sb ON sb.object_id = b.object_id
+        JOIN workload w ON w.id = a.workload_id
+        WHERE NOT """ + _AMBIENT + """
+        GROUP BY a.object_id""",
+    message="{path} selects workload '{workload}', which another Sidecar selects too",
+    examples=(_PODS + _sidecar("by-app", "{app: reviews}") + _sidecar("by-version", "{version: v1}"),
+              _PODS + _sidecar("by-app", "{app: reviews}") + _sidecar("by-version", "{version: v2}")))
+
+MSH207 = Check(
+    code="MSH207", severity=ERROR, istio_code="IST0111", kiali_code="KIA0002",
+    title="Several Sidecars without workload selector in one namespace",
+    reads=("Sidecar",),
+    resolution="More than one Sidecar without `workloadSelector` in a namespace not in ambient mode: which one "
+               "applies is undefined. Every party is reported.",
+    sql="""
+        SELECT sc.object_id, 'spec' AS path, group_concat(other.object_id) AS related_ids
+        FROM sidecar sc
+        JOIN sidecar other ON other.namespace = sc.namespace AND other.selects = 0 AND other.object_id <> sc.object_id
+        WHERE sc.selects = 0 AND NOT """ + _NAMESPACE_AMBIENT + """
+        GROUP BY sc.object_id""",
+    message="{path}: another Sidecar of this namespace has no workload selector either",
+    examples=(_sidecar("one") + _sidecar("two"), _PODS + _sidecar("one") + _sidecar("two", "{app: reviews}")))
+
+MSH405 = Check(
+    code="MSH405", severity=WARNING, istio_code="IST0167",
+    title="Sidecar has no effect on workloads in ambient mode",
+    reads=("Sidecar", "Pod", "Namespace"),
+    resolution="A Sidecar selecting workloads in ambient mode (label `istio.io/dataplane-mode: ambient`, theirs or "
+               "their namespace's), or without selector in an ambient namespace: there is no sidecar to configure.",
+    sql="""
+        SELECT sc.object_id, CASE WHEN sc.selects THEN 'spec.workloadSelector' ELSE 'metadata.namespace' END AS path
+        FROM sidecar sc
+        WHERE (sc.selects = 0 AND """ + _NAMESPACE_AMBIENT + """)
+           OR (sc.selects = 1 AND EXISTS (SELECT 1 FROM selection s JOIN workload w ON w.id = s.workload_id
+                                         WHERE s.object_id = sc.object_id AND """ + _AMBIENT + """))""",
+    message="{path}: the selected workloads run in ambient mode, where this Sidecar has no effect",
+    examples=("""
+kind: Namespace
+metadata: {name: default, labels: {istio.io/dataplane-mode: ambient}}
+""" + _sidecar("default"), """
+kind: Namespace
+metadata: {name: default, labels: {istio-injection: enabled}}
+""" + _sidecar("default")))
+
+MSH112 = Check(
+    code="MSH112", severity=WARNING, kiali_code="KIA1004",
+    title="Sidecar egress host matches no Service or ServiceEntry",
+    reads=("Sidecar", "Service", "ServiceEntry"), requires=("Service",),
+    resolution="An egress host `ns/host` with a concrete namespace and no wildcard: the host (a short name resolves "
+               "in that namespace) must be a Service or ServiceEntry of that namespace visible to the Sidecar.",
+    sql="""
+        SELECT e.sidecar_id AS object_id, e.path, e.raw
+        FROM sidecar_egress_host e JOIN sidecar sc ON sc.object_id = e.sidecar_id
+        WHERE e.scope NOT IN ('*', '~', '') AND instr(e.host, '*') = 0
+          AND NOT EXISTS (
+              SELECT 1 FROM host_key k JOIN registry g ON g.host = k.key JOIN object o ON o.id = g.object_id
+              WHERE k.host = e.host AND o.namespace = e.scope AND """ + visible("g.object_id", "sc.namespace") + """)""",
+    message="{path} '{raw}' matches no Service or ServiceEntry of that namespace",
+    examples=("""
+kind: Service
+metadata: {name: reviews, namespace: default}
+spec: {ports: [{name: http, port: 9080}]}
+""" + _sidecar("default", egress="['default/ratings.default.svc.cluster.local']"), """
+kind: Service
+metadata: {name: reviews, namespace: default}
+spec: {ports: [{name: http, port: 9080}]}
+""" + _sidecar("default", egress="['default/reviews.default.svc.cluster.local', 'istio-system/*']")))
+
+CHECKS = (MSH112, MSH206, MSH207, MSH404, MSH405)

@@ -1,0 +1,89 @@
+# Copyright (c) meshops.istio_integrity contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Generate docs/checks.md from the check registry, so the catalogue cannot drift from the code.
+
+    python tools/gen_checks_doc.py          # rewrite docs/checks.md
+    python tools/gen_checks_doc.py --check  # exit 1 if it is out of date (unit-tested)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / ".collections"))
+
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks  # noqa: E402  pylint: disable=wrong-import-position
+
+TARGET = REPO / "docs" / "checks.md"
+SEVERITY = {checks.ERROR: "error", checks.WARNING: "warning", checks.INFO: "info"}
+
+INTRODUCTION = """# Check catalogue
+
+Generated from the check registry (`plugins/module_utils/integrity/checks/`) by `tools/gen_checks_doc.py`;
+a unit test fails when this file is not current. Each code is stable. Every finding carries our code and,
+where one exists, the equivalent `istioctl analyze` (IST) and Kiali (KIA) code, so findings can be compared
+with those tools object by object. A row may drop an equivalent where that tool would not report the case
+(the resolution notes say when). Where Istio and Kiali differ, the check follows the stricter one and says so.
+
+How references resolve, for every check:
+
+- **Hosts**: a name without dots is `<name>.<namespace of the referring object>.svc.<domain>`; a dotted
+  name is literal. Services register as `<name>.<namespace>.svc.<domain>`, ServiceEntries with their hosts
+  (short ones in their namespace). Wildcards (`*.example.com`) match on DNS label boundaries, either way.
+- **Visibility**: `exportTo` of VirtualServices, DestinationRules and ServiceEntries and the Service
+  annotation `networking.istio.io/exportTo` (`.` own namespace, `*` or unset everywhere, `~` nowhere).
+- **Gateway references**: `mesh` is reserved; `ns/name`; a bare name is in the VirtualService's namespace.
+  A Kubernetes Gateway API `Gateway` (told apart from Istio's by API group) satisfies a reference.
+- **Gateway server hosts**: `ns/host` admits VirtualServices of `ns`, `./host` of the Gateway's namespace,
+  `*/host` and bare hosts of every namespace.
+- **Workloads**: Pods, or the pod templates of Deployments, StatefulSets, DaemonSets, ReplicaSets and Jobs
+  in files. Checking files, Istio's default ingress gateway (`istio: ingressgateway` and its Service, in the
+  control-plane namespace) is assumed unless the files bring one, as `istioctl analyze` does offline.
+- **System namespaces** (kube-system, kube-public, kube-node-lease, local-path-storage, istio-system;
+  configurable): no port-name or workload findings there.
+- **Conflicts**: every party is reported, naming the others; a repair changes only the newer parties.
+"""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render() -> str:
+    lines: List[str] = [INTRODUCTION, "## Summary", "",
+                        "| code | severity | family | title | Istio | Kiali |", "|---|---|---|---|---|---|"]
+    lines += ["| [%s](#%s) | %s | %s | %s | %s | %s |" % (
+        c.code, c.code.lower(), SEVERITY[c.severity], c.family, _cell(c.title), c.istio_code, c.kiali_code)
+        for c in checks.CATALOGUE]
+    for family, _module in checks.FAMILIES:
+        lines += ["", "## %s" % family]
+        for check in (c for c in checks.CATALOGUE if c.family == family):
+            lines += ["", "### %s" % check.code, "", "**%s** (%s)" % (check.title, SEVERITY[check.severity]), "",
+                      "- Istio: %s; Kiali: %s" % (check.istio_code or "none", check.kiali_code or "none"),
+                      "- Reads: %s" % ", ".join(check.reads)]
+            if check.requires:
+                lines.append("- Runs when scanned: %s" % ", ".join(check.requires))
+            lines += ["- Resolution: %s" % check.resolution, "", "Triggers it:", "", "```yaml",
+                      check.examples[0].strip("\n"), "```", "", "Near miss, no finding:", "", "```yaml",
+                      check.examples[1].strip("\n"), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    text = render()
+    if "--check" in sys.argv[1:]:
+        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
+        if current != text:
+            print("%s is out of date: run python tools/gen_checks_doc.py" % TARGET.relative_to(REPO))
+            return 1
+        return 0
+    TARGET.parent.mkdir(exist_ok=True)
+    TARGET.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
