@@ -84,8 +84,8 @@ options:
   skip_checks:
     description:
       - Codes of checks not to run. Kinds only some checks read are listed from the cluster only when one of
-        them runs: Secret names (V(MSH109), V(MSH603)), Pods (V(MSH401), V(MSH402), V(MSH403), V(MSH404),
-        V(MSH206)) and Deployments (V(MSH209), V(MSH210), V(MSH406)).
+        them runs, that is Secret names (V(MSH109), V(MSH603)), Pods (V(MSH401), V(MSH402), V(MSH403),
+        V(MSH404), V(MSH206)) and Deployments (V(MSH209), V(MSH210), V(MSH406)).
     type: list
     elements: str
     default: []
@@ -102,8 +102,8 @@ options:
     default: istio-system
   assume_istio_defaults:
     description:
-      - When checking manifest files only, assume what every Istio install has (as C(istioctl analyze) does
-        offline): its default ingress gateway workload (C(istio=ingressgateway)) and Service in
+      - When checking manifest files only, assume what every Istio install has, as C(istioctl analyze) does
+        offline, that is its default ingress gateway workload (C(istio=ingressgateway)) and Service in
         O(istio_namespace), unless the files bring one. The assumed objects are never reported on.
     type: bool
     default: true

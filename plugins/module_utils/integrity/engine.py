@@ -11,7 +11,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import repair
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
-    DEFAULT_SYSTEM_NAMESPACES, WORKLOAD_KINDS, MeshModel)
+    DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, WORKLOAD_KINDS, MeshModel)
 
 _SERVICE_FQDN = re.compile(r"^[^.]+\.([^.]+)\.svc\.")
 
@@ -45,8 +45,10 @@ class Analysis:
 
     def __init__(self, model: MeshModel, checks: Sequence[catalogue.Check],
                  scanned_namespaces: Optional[Iterable[str]] = None,
-                 system_namespaces: Iterable[str] = DEFAULT_SYSTEM_NAMESPACES) -> None:
+                 system_namespaces: Iterable[str] = DEFAULT_SYSTEM_NAMESPACES,
+                 istio_namespace: str = DEFAULT_ISTIO_NAMESPACE) -> None:
         self.model = model.finish()
+        self.parameters = {"domain": model.domain, "root_namespace": istio_namespace}
         self.checks = checks
         self.scanned_namespaces = None if scanned_namespaces is None else set(scanned_namespaces)
         self.system_namespaces = set(system_namespaces)
@@ -68,7 +70,7 @@ class Analysis:
             self.checks_skipped[check.code] = "needs %s, which the scan did not include" % ", ".join(missing)
             return
         self.checks_run.append(check.code)
-        for row in self.model.db.execute(check.sql, {"domain": self.model.domain}):
+        for row in self.model.db.execute(check.sql, self.parameters):
             row = dict(row)
             subject = self.objects[row["object_id"]]
             if not subject["in_scope"]:
@@ -169,9 +171,10 @@ def analyze(model: MeshModel, codes: Optional[Iterable[str]] = None, skip: Optio
             scanned_namespaces: Optional[Iterable[str]] = None, incomplete_reasons: Sequence[str] = (),
             skipped_documents: int = 0, ignored_kinds: Optional[Dict[str, int]] = None,
             gateway_selector: Optional[Dict[str, str]] = None, include_objects: bool = True,
-            system_namespaces: Iterable[str] = DEFAULT_SYSTEM_NAMESPACES) -> Dict[str, Any]:
+            system_namespaces: Iterable[str] = DEFAULT_SYSTEM_NAMESPACES,
+            istio_namespace: str = DEFAULT_ISTIO_NAMESPACE) -> Dict[str, Any]:
     """The whole result the facts module returns: summary, violations, repair plan."""
-    analysis = Analysis(model, select_checks(codes, skip), scanned_namespaces, system_namespaces)
+    analysis = Analysis(model, select_checks(codes, skip), scanned_namespaces, system_namespaces, istio_namespace)
     plan = repair.plan(analysis.model, analysis.violations, gateway_selector)
     for violation in analysis.violations:
         del violation["object_id"]

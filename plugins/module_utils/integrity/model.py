@@ -40,6 +40,7 @@ DATAPLANE_MODE_LABEL = "istio.io/dataplane-mode"
 GATEWAY_MANAGED_LABEL = "gateway.istio.io/managed"
 
 ISTIO_GROUP = "networking.istio.io"
+SECURITY_GROUP = "security.istio.io"
 GATEWAY_API_GROUP = "gateway.networking.k8s.io"
 # Internal name of the Kubernetes Gateway API Gateway: it shares its kind with Istio's Gateway.
 KUBERNETES_GATEWAY = "KubernetesGateway"
@@ -47,7 +48,8 @@ KUBERNETES_GATEWAY = "KubernetesGateway"
 ISTIO_KINDS = ("Gateway", "VirtualService", "DestinationRule", "ServiceEntry", "Sidecar")
 WORKLOAD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 WORKLOAD_KINDS = ("Pod",) + WORKLOAD_TEMPLATE_KINDS
-MODELLED_KINDS = ISTIO_KINDS + ("Service", "Secret", "Namespace") + WORKLOAD_KINDS
+SECURITY_KINDS = ("PeerAuthentication",)
+MODELLED_KINDS = ISTIO_KINDS + SECURITY_KINDS + ("Service", "Secret", "Namespace") + WORKLOAD_KINDS
 
 # Namespaces Istio treats as system namespaces: no port-name or workload findings there.
 DEFAULT_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "local-path-storage", "istio-system")
@@ -165,7 +167,14 @@ CREATE TABLE destination (
 CREATE TABLE destination_rule (
     object_id INTEGER PRIMARY KEY REFERENCES object(id) ON DELETE CASCADE,
     raw_host TEXT NOT NULL,
-    host TEXT NOT NULL
+    host TEXT NOT NULL,
+    has_policy INTEGER NOT NULL
+);
+CREATE TABLE peer_authentication (
+    object_id INTEGER PRIMARY KEY REFERENCES object(id) ON DELETE CASCADE,
+    namespace TEXT NOT NULL,
+    selects INTEGER NOT NULL,
+    mode TEXT NOT NULL
 );
 CREATE TABLE dr_subset (
     id INTEGER PRIMARY KEY,
@@ -350,7 +359,7 @@ def modelled_kind(obj: Dict[str, Any]) -> Optional[str]:
     group = api_version.rpartition("/")[0] if isinstance(api_version, str) else ""
     if kind == "Gateway" and group == GATEWAY_API_GROUP:
         return KUBERNETES_GATEWAY
-    if kind in ISTIO_KINDS and group not in ("", ISTIO_GROUP):
+    if (kind in ISTIO_KINDS and group not in ("", ISTIO_GROUP)) or (kind in SECURITY_KINDS and group not in ("", SECURITY_GROUP)):
         return None  # another API's kind of the same name
     return kind if kind in MODELLED_KINDS else None
 
@@ -384,7 +393,8 @@ class MeshModel:
         self._loaders = {"Gateway": self._load_gateway, "VirtualService": self._load_virtualservice,
                          "DestinationRule": self._load_destinationrule, "ServiceEntry": self._load_serviceentry,
                          "Service": self._load_service, "Secret": self._load_secret, "Sidecar": self._load_sidecar,
-                         "Namespace": self._load_namespace, KUBERNETES_GATEWAY: self._load_kubernetes_gateway}
+                         "Namespace": self._load_namespace, KUBERNETES_GATEWAY: self._load_kubernetes_gateway,
+                         "PeerAuthentication": self._load_peerauthentication}
 
     # -- loading -------------------------------------------------------------
     def add(self, obj: Dict[str, Any], source: str) -> Optional[str]:
@@ -535,14 +545,15 @@ class MeshModel:
         spec = doc.mapping(obj, "spec", "")
         raw_host = doc.text(spec, "host", "spec", required=True)
         self._exports(staged, object_id, doc.texts(spec, "exportTo", "spec"), namespace)
-        staged["destination_rule"] = [(object_id, raw_host, self._host(hosts.resolve_host(raw_host, namespace, self.domain)))]
+        policy = doc.mapping(spec, "trafficPolicy", "spec")
+        staged["destination_rule"] = [(object_id, raw_host, self._host(hosts.resolve_host(raw_host, namespace, self.domain)),
+                                       int(bool(policy)))]
         for index, subset in enumerate(doc.mappings(spec, "subsets", "spec")):
             path = "spec.subsets[%d]" % index
             subset_id = self._new_id()
             staged.setdefault("dr_subset", []).append((subset_id, object_id, index, doc.text(subset, "name", path, required=True)))
             staged.setdefault("subset_label", []).extend(
                 (subset_id, k, v) for k, v in doc.labels(subset, "labels", path).items())
-        policy = doc.mapping(spec, "trafficPolicy", "spec")
         self._client_tls(staged, object_id, "spec.trafficPolicy.tls", None, doc.mapping(policy, "tls", "spec.trafficPolicy"))
         for index, setting in enumerate(doc.mappings(policy, "portLevelSettings", "spec.trafficPolicy")):
             path = "spec.trafficPolicy.portLevelSettings[%d]" % index
@@ -557,6 +568,13 @@ class MeshModel:
         verified = bool(doc.text(tls, "caCertificates", path) or doc.text(tls, "credentialName", path)
                         or tls.get("insecureSkipVerify") is True)
         staged.setdefault("dr_tls", []).append((dr_id, path, port, mode, int(verified)))
+
+    def _load_peerauthentication(self, staged, object_id, namespace, name, metadata, obj) -> None:
+        spec = doc.mapping(obj, "spec", "")
+        selector = doc.labels(doc.mapping(spec, "selector", "spec"), "matchLabels", "spec.selector")
+        self._selector(staged, object_id, selector)
+        mode = (doc.text(doc.mapping(spec, "mtls", "spec"), "mode", "spec.mtls") or "UNSET").upper()
+        staged["peer_authentication"] = [(object_id, namespace, int(bool(selector)), mode)]
 
     def _load_serviceentry(self, staged, object_id, namespace, name, metadata, obj) -> None:
         spec = doc.mapping(obj, "spec", "")
@@ -685,7 +703,8 @@ class MeshModel:
             return self
         order = ("object", "export", "object_selector", "namespace_info", "gateway", "kubernetes_gateway",
                  "gateway_server", "server_host", "server_credential", "vs_host", "vs_gateway", "route", "route_match",
-                 "destination", "destination_rule", "dr_subset", "subset_label", "dr_tls", "service", "service_entry",
+                 "destination", "destination_rule", "dr_subset", "subset_label", "dr_tls", "peer_authentication",
+                 "service", "service_entry",
                  "registry", "port", "sidecar", "sidecar_egress_host", "workload", "workload_label", "workload_port")
         for table in order:
             rows = self._rows.pop(table, [])

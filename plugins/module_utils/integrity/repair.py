@@ -65,6 +65,11 @@ MANUAL_REASONS = {
     "MSH602": "set caCertificates (or a credentialName holding the CA) to verify the server",
     "MSH603": "replace the Secret's certificate and key",
     "MSH604": "give each Gateway its own certificate",
+    "MSH605": "add tls mode ISTIO_MUTUAL to the traffic policy",
+    "MSH606": "add a mesh-wide PeerAuthentication (STRICT or PERMISSIVE) or drop ISTIO_MUTUAL from the rule",
+    "MSH607": "add a namespace PeerAuthentication (STRICT or PERMISSIVE) or drop ISTIO_MUTUAL from the rule",
+    "MSH608": "make the PeerAuthentication PERMISSIVE or stop disabling mutual TLS",
+    "MSH609": "make the mesh-wide PeerAuthentication PERMISSIVE or stop disabling mutual TLS",
 }
 
 

@@ -89,7 +89,7 @@ class IntegrityRequest:
 
 def live_kinds(codes: List[str]) -> List[str]:
     """The kinds to list: Pods, Deployments and Secret names only when a selected check needs them."""
-    kinds = list(ISTIO_KINDS) + ["Service", "Namespace", KUBERNETES_GATEWAY]
+    kinds = list(ISTIO_KINDS) + ["Service", "Namespace", KUBERNETES_GATEWAY, "PeerAuthentication"]
     needed = {kind for check in catalogue.CATALOGUE if check.code in codes for kind in check.requires}
     if catalogue.WORKLOADS in needed:
         kinds.append("Pod")
@@ -119,15 +119,19 @@ def run_integrity(request: IntegrityRequest) -> Dict[str, Any]:
         if request.live:
             scanned_namespaces, live_incomplete, notes = _scan_cluster(request, model, report, codes)
             incomplete += live_incomplete
-        elif request.assume_istio_defaults:
-            # Offline, what every Istio install has is not in the files: assume it as istioctl does.
-            model.assume_istio_defaults(request.istio_namespace)
+        else:
+            # Files are the whole mesh configuration: no PeerAuthentication in them means none.
+            model.mark_scanned(["PeerAuthentication"])
+            if request.assume_istio_defaults:
+                # What every Istio install has is not in the files: assume it, as istioctl does offline.
+                model.assume_istio_defaults(request.istio_namespace)
         incomplete += ["%s%s: %s" % (entry["source"], _document(entry), entry["reason"]) for entry in report.skipped]
         result = engine.analyze(model, codes=codes, scanned_namespaces=scanned_namespaces,
                                 incomplete_reasons=incomplete, skipped_documents=len(report.skipped),
                                 ignored_kinds=report.ignored_kinds, gateway_selector=request.gateway_selector,
                                 include_objects=request.include_objects,
-                                system_namespaces=request.system_namespaces)
+                                system_namespaces=request.system_namespaces,
+                                istio_namespace=request.istio_namespace)
         result["summary"]["notes"] = notes
     finally:
         model.close()

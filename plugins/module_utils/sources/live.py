@@ -40,10 +40,12 @@ LIVE_KINDS: Dict[str, Tuple[str, str, str]] = {
     "Secret": (CORE, "secrets", METADATA_ONLY),
     "Namespace": (CORE, "namespaces", METADATA_ONLY),
     KUBERNETES_GATEWAY: (GATEWAY_API, "gateways", JSON),
+    "PeerAuthentication": ("/apis/security.istio.io/v1", "peerauthentications", JSON),
 }
 # Kinds that help resolve references but whose absence leaves no check blind: a cluster without
 # the Gateway API, or a user who may not list Namespaces, is read without them.
-OPTIONAL_KINDS = {"Namespace": "namespaces", KUBERNETES_GATEWAY: "Gateway API Gateways"}
+OPTIONAL_KINDS = {"Namespace": "namespaces", KUBERNETES_GATEWAY: "Gateway API Gateways",
+                  "PeerAuthentication": "PeerAuthentications"}
 
 
 def istio_base(api: KubernetesAPI) -> str:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.checks.base import (
-    WARNING, WORKLOADS, Check, exports_intersect, labels_subset, near_host, registry_covers)
+    ERROR, WARNING, WORKLOADS, Check, exports_intersect, labels_subset, near_host, registry_covers)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import TOPOLOGY_LABELS
 
 _SERVICE = """
@@ -190,4 +190,119 @@ spec:
   trafficPolicy: {portLevelSettings: [{port: {number: 443}, tls: {mode: MUTUAL, credentialName: api-client}}]}
 """))
 
-CHECKS = (MSH106, MSH203, MSH402, MSH503, MSH601, MSH602)
+# Mesh-wide and namespace-wide DestinationRules, as Kiali recognises them by host.
+_MESH_WIDE = "r.host IN ('*.local', '*.' || :domain)"
+_NAMESPACE_WIDE = "r.host = '*.' || o.namespace || '.svc.' || :domain"
+_MESH_PA = ("EXISTS (SELECT 1 FROM peer_authentication pa WHERE pa.namespace = :root_namespace AND pa.selects = 0"
+            " AND pa.mode IN (%s))")
+_NAMESPACE_PA = ("EXISTS (SELECT 1 FROM peer_authentication pa WHERE pa.namespace = o.namespace AND pa.selects = 0"
+                 " AND pa.mode IN (%s))")
+_ENABLING = "'STRICT', 'PERMISSIVE'"
+_MTLS_SQL = """
+        SELECT t.dr_id AS object_id, t.path || '.mode' AS path, t.mode, r.raw_host
+        FROM dr_tls t JOIN destination_rule r ON r.object_id = t.dr_id JOIN object o ON o.id = r.object_id
+        WHERE t.port IS NULL AND """
+_MTLS_RESOLUTION = ("Kiali's reading: a mesh-wide DestinationRule has host `*.local` or `*.<domain>`, a namespace-wide "
+                    "one `*.<its namespace>.svc.<domain>`; a mesh-wide PeerAuthentication is one without selector "
+                    "in the root namespace (`istio_namespace`), a namespace-wide one has no selector. ")
+
+
+def _mtls_examples(rule_host: str, rule_mode: str, policies: str, fixed: str) -> tuple:
+    rule = """
+kind: DestinationRule
+metadata: {name: mtls, namespace: shop}
+spec: {host: "%s", trafficPolicy: {tls: {mode: %s}}}
+""" % (rule_host, rule_mode)
+    return rule + policies, rule + fixed
+
+
+def _peer_authentication(namespace: str, mode: str) -> str:
+    return """
+---
+kind: PeerAuthentication
+metadata: {name: default, namespace: %s}
+spec: {mtls: {mode: %s}}
+""" % (namespace, mode)
+
+
+MSH605 = Check(
+    code="MSH605", severity=WARNING, kiali_code="KIA0204",
+    title="DestinationRule traffic policy without TLS overrides mesh- or namespace-wide mTLS",
+    reads=("DestinationRule",),
+    resolution=(_MTLS_RESOLUTION + "A rule with a traffic policy but no TLS settings, whose host a wildcard "
+                "rule enabling ISTIO_MUTUAL covers: its policy replaces that rule's, and with it mutual TLS."),
+    sql="""
+        SELECT r.object_id, 'spec.trafficPolicy' AS path, group_concat(DISTINCT m.object_id) AS related_ids
+        FROM destination_rule r
+        JOIN host_key k ON k.host = r.host
+        JOIN destination_rule m ON m.host = k.key AND m.object_id <> r.object_id AND substr(m.host, 1, 1) = '*'
+        JOIN dr_tls mt ON mt.dr_id = m.object_id AND mt.port IS NULL AND mt.mode = 'ISTIO_MUTUAL'
+        WHERE r.has_policy = 1 AND substr(r.host, 1, 1) <> '*'
+          AND NOT EXISTS (SELECT 1 FROM dr_tls t WHERE t.dr_id = r.object_id)
+        GROUP BY r.object_id""",
+    message="{path} sets no TLS: it overrides the mutual TLS a wider DestinationRule enables for this host",
+    examples=("""
+kind: DestinationRule
+metadata: {name: mesh-mtls, namespace: istio-system}
+spec: {host: "*.local", trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}}
+---
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec: {host: reviews, trafficPolicy: {connectionPool: {tcp: {maxConnections: 10}}}}
+""", """
+kind: DestinationRule
+metadata: {name: mesh-mtls, namespace: istio-system}
+spec: {host: "*.local", trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}}
+---
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec: {host: reviews, trafficPolicy: {connectionPool: {tcp: {maxConnections: 10}}, tls: {mode: ISTIO_MUTUAL}}}
+"""))
+
+MSH606 = Check(
+    code="MSH606", severity=ERROR, kiali_code="KIA0205",
+    title="Mesh-wide DestinationRule enables mTLS but no mesh-wide PeerAuthentication does",
+    reads=("DestinationRule", "PeerAuthentication"), requires=("PeerAuthentication",),
+    resolution=(_MTLS_RESOLUTION + "A mesh-wide rule with ISTIO_MUTUAL needs a mesh-wide PeerAuthentication in "
+                "STRICT or PERMISSIVE mode."),
+    sql=_MTLS_SQL + "t.mode = 'ISTIO_MUTUAL' AND " + _MESH_WIDE + " AND NOT " + _MESH_PA % _ENABLING,
+    message="{path} {mode} for '{raw_host}' but no mesh-wide PeerAuthentication enables mutual TLS",
+    examples=_mtls_examples("*.local", "ISTIO_MUTUAL", _peer_authentication("istio-system", "DISABLE"),
+                            _peer_authentication("istio-system", "STRICT")))
+
+MSH607 = Check(
+    code="MSH607", severity=ERROR, kiali_code="KIA0206",
+    title="Namespace-wide DestinationRule enables mTLS but no PeerAuthentication does",
+    reads=("DestinationRule", "PeerAuthentication"), requires=("PeerAuthentication",),
+    resolution=(_MTLS_RESOLUTION + "A namespace-wide rule with ISTIO_MUTUAL needs a namespace-wide or mesh-wide "
+                "PeerAuthentication in STRICT or PERMISSIVE mode."),
+    sql=(_MTLS_SQL + "t.mode = 'ISTIO_MUTUAL' AND " + _NAMESPACE_WIDE + " AND NOT " + _NAMESPACE_PA % _ENABLING
+         + " AND NOT " + _MESH_PA % _ENABLING),
+    message="{path} {mode} for '{raw_host}' but no PeerAuthentication of the namespace or mesh enables mutual TLS",
+    examples=_mtls_examples("*.shop.svc.cluster.local", "ISTIO_MUTUAL", _peer_authentication("shop", "DISABLE"),
+                            _peer_authentication("shop", "PERMISSIVE")))
+
+MSH608 = Check(
+    code="MSH608", severity=ERROR, kiali_code="KIA0207",
+    title="Namespace-wide DestinationRule disables mTLS where a PeerAuthentication requires it",
+    reads=("DestinationRule", "PeerAuthentication"), requires=("PeerAuthentication",),
+    resolution=(_MTLS_RESOLUTION + "A namespace-wide rule with DISABLE while the namespace's PeerAuthentication, or "
+                "the mesh's when the namespace has none, is STRICT: clients send plain text servers refuse."),
+    sql=(_MTLS_SQL + "t.mode = 'DISABLE' AND " + _NAMESPACE_WIDE + " AND (" + _NAMESPACE_PA % "'STRICT'"
+         + " OR (NOT EXISTS (SELECT 1 FROM peer_authentication pa WHERE pa.namespace = o.namespace AND pa.selects = 0)"
+         + " AND " + _MESH_PA % "'STRICT'" + "))"),
+    message="{path} {mode} for '{raw_host}' while a PeerAuthentication requires mutual TLS (STRICT): make it PERMISSIVE",
+    examples=_mtls_examples("*.shop.svc.cluster.local", "DISABLE", _peer_authentication("shop", "STRICT"),
+                            _peer_authentication("shop", "PERMISSIVE")))
+
+MSH609 = Check(
+    code="MSH609", severity=ERROR, kiali_code="KIA0208",
+    title="Mesh-wide DestinationRule disables mTLS where the mesh-wide PeerAuthentication requires it",
+    reads=("DestinationRule", "PeerAuthentication"), requires=("PeerAuthentication",),
+    resolution=_MTLS_RESOLUTION + "A mesh-wide rule with DISABLE while the mesh-wide PeerAuthentication is STRICT.",
+    sql=_MTLS_SQL + "t.mode = 'DISABLE' AND " + _MESH_WIDE + " AND " + _MESH_PA % "'STRICT'",
+    message="{path} {mode} for '{raw_host}' while the mesh-wide PeerAuthentication requires mutual TLS: make it PERMISSIVE",
+    examples=_mtls_examples("*.local", "DISABLE", _peer_authentication("istio-system", "STRICT"),
+                            _peer_authentication("istio-system", "PERMISSIVE")))
+
+CHECKS = (MSH106, MSH203, MSH402, MSH503, MSH601, MSH602, MSH605, MSH606, MSH607, MSH608, MSH609)

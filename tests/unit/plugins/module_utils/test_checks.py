@@ -15,6 +15,7 @@ import yaml
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks, repair
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.engine import analyze
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MeshModel
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import IntegrityRequest, run_integrity
 
 
 def run(text: str, assume_defaults: bool = True, **options):
@@ -331,3 +332,21 @@ def test_generated_catalogue_is_current():
     assert result.returncode == 0, result.stdout
     text = (repo / "docs" / "checks.md").read_text(encoding="utf-8")
     assert all("### %s" % check.code in text for check in checks.CATALOGUE)
+
+
+SAMPLES = Path(__file__).resolve().parent / "samples"
+
+
+@pytest.mark.parametrize("files, expected", [
+    (["helloworld.yaml"], []),
+    (["httpbin.yaml"], []),
+    # Istio gives IST0140 on bookinfo's ingress route once virtual-service-all-v1 routes productpage by subset.
+    (["bookinfo.yaml", "bookinfo-gateway-api.yaml"], [("MSH111", "IST0140", "VirtualService", "bookinfo")]),
+])
+def test_istio_samples_from_files_get_only_what_istio_gives_them_live(files, expected):
+    result = run_integrity(IntegrityRequest(src=[str(SAMPLES / name) for name in files]))
+    assert [(v["code"], v["istio_code"], v["kind"], v["name"]) for v in result["violations"]] == expected
+    assert result["summary"]["scanned"].get("KubernetesGateway", 0) == (1 if "bookinfo-gateway-api.yaml" in files else 0)
+    without_defaults = run_integrity(IntegrityRequest(src=[str(SAMPLES / name) for name in files],
+                                                      assume_istio_defaults=False))
+    assert {v["code"] for v in without_defaults["violations"]} >= {"MSH401"}

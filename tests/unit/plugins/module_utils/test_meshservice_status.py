@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import status as status
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import status
 
 OWNED = {"Service/shop/cart", "VirtualService/shop/cart", "DestinationRule/shop/cart"}
 T1, T2 = "2026-11-21T10:00:00Z", "2026-11-21T11:00:00Z"
