@@ -41,7 +41,8 @@ How references resolve, for every check:
   `*/host` and bare hosts of every namespace.
 - **Workloads**: Pods, or the pod templates of Deployments, StatefulSets, DaemonSets, ReplicaSets and Jobs
   in files. Checking files, Istio's default ingress gateway (`istio: ingressgateway` and its Service, in the
-  control-plane namespace) is assumed unless the files bring one, as `istioctl analyze` does offline.
+  control-plane namespace) is assumed, as `istioctl analyze` does offline, unless the files bring one or
+  describe running Pods (then they are the live state).
 - **System namespaces** (kube-system, kube-public, kube-node-lease, local-path-storage, istio-system;
   configurable): no port-name or workload findings there.
 - **Conflicts**: every party is reported, naming the others; a repair changes only the newer parties.

@@ -104,7 +104,8 @@ options:
     description:
       - When checking manifest files only, assume what every Istio install has, as C(istioctl analyze) does
         offline, that is its default ingress gateway workload (C(istio=ingressgateway)) and Service in
-        O(istio_namespace), unless the files bring one. The assumed objects are never reported on.
+        O(istio_namespace), unless the files bring one or describe running Pods (then they are the live
+        state). The assumed objects are never reported on.
     type: bool
     default: true
   system_namespaces:

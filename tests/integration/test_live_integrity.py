@@ -181,3 +181,41 @@ def test_two_clusters_in_one_run_with_one_summary(demo_mesh, tmp_path):
     stats = output[output.index("CUSTOM STATS"):]
     assert '"demo"' in stats and '"empty"' in stats
     assert "fatal: [demo]" in output and "fatal: [empty]" not in output
+
+
+def test_sidecars_peer_authentications_namespaces_and_deployments_are_read_live():
+    plane = start_plane()
+    objects = [
+        {"apiVersion": "v1", "kind": "Namespace",
+         "metadata": {"name": "ambient", "labels": {"istio.io/dataplane-mode": "ambient"}}},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop", "labels": {"istio-injection": "enabled"}}},
+        {"apiVersion": "networking.istio.io/v1", "kind": "Sidecar", "metadata": {"name": "default", "namespace": "ambient"},
+         "spec": {"egress": [{"hosts": ["./*"]}]}},
+        {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+         "metadata": {"name": "default", "namespace": "istio-system"}, "spec": {"mtls": {"mode": "STRICT"}}},
+        {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+         "metadata": {"name": "no-mtls", "namespace": "istio-system"},
+         "spec": {"host": "*.local", "trafficPolicy": {"tls": {"mode": "DISABLE"}}}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+         "spec": {"selector": {"matchLabels": {"app": "web"}},
+                  "template": {"metadata": {"labels": {"app": "web"}},
+                               "spec": {"containers": [{"name": "web", "image": "web"}]}}}},
+    ] + [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "shop"},
+          "spec": {"selector": {"app": "web"}, "ports": [{"name": name, "port": 53, "protocol": protocol}]}}
+         for name, protocol in (("dns", "UDP"), ("tcp-dns", "TCP"))]
+    try:
+        plane.kubectl("create", "namespace", "istio-system")
+        plane.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+        run = run_playbook([facts_task(kubeconfig=str(plane.kubeconfig))])
+    finally:
+        plane.stop()
+    assert not run.failed, run.output
+    found = {(v["code"], v["istio_code"] or v["kiali_code"], v["kind"], v["namespace"], v["name"])
+             for v in run.facts["violations"]}
+    assert ("MSH405", "IST0167", "Sidecar", "ambient", "default") in found
+    assert ("MSH609", "KIA0208", "DestinationRule", "istio-system", "no-mtls") in found
+    assert ("MSH209", "IST0116", "Deployment", "shop", "web") in found
+    scanned = run.facts["summary"]["scanned"]
+    assert scanned["Sidecar"] == 1 and scanned["PeerAuthentication"] == 1 and scanned["Deployment"] == 1
+    assert run.facts["summary"]["complete"] is True
+    assert any("Gateway API Gateways not read" in note for note in run.facts["summary"]["notes"])

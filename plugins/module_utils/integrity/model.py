@@ -669,11 +669,13 @@ class MeshModel:
     def assume_istio_defaults(self, istio_namespace: str = DEFAULT_ISTIO_NAMESPACE) -> None:
         """Offline, assume what an Istio install always has: its default ingress gateway and Service.
 
-        Only when the sources bring no workload of their own for that selector. The assumed
-        objects are never reported on.
+        Only when the sources describe no running Pods (then they are the live state, and nothing is
+        assumed) and bring no workload of their own for that selector. The assumed objects are never
+        reported on.
         """
         staged_labels = self._rows.get("workload_label", [])
-        if any(key == "istio" and value == "ingressgateway" for _id, key, value in staged_labels):
+        if self.scanned.get("Pod") or any(key == "istio" and value == "ingressgateway"
+                                          for _id, key, value in staged_labels):
             return
         labels = {"app": "istio-ingressgateway", "istio": "ingressgateway"}
         source = "(assumed: Istio's default ingress gateway)"

@@ -39,6 +39,7 @@ MANUAL_REASONS = {
     "MSH110": "bind an HTTPRoute to the Gateway API Gateway or create an Istio Gateway",
     "MSH111": "route the gateway's traffic to a subset, or move the subset routing where it applies",
     "MSH112": "correct the egress host or create its Service",
+    "MSH113": "write the gateway reference as namespace/name",
     "MSH203": "merge the DestinationRules or make their subsets distinct",
     "MSH204": "merge the ServiceEntries or remove the duplicate host",
     "MSH205": "rename or renumber the conflicting port",
@@ -61,6 +62,7 @@ MANUAL_REASONS = {
     "MSH503": "give the subset labels that select one version",
     "MSH504": "name the port after its protocol (not tcp) or set appProtocol",
     "MSH507": "add addresses to the ServiceEntry or use a protocol that carries a host name",
+    "MSH508": "drop the workload selector, or move the Sidecar out of the root namespace",
     "MSH601": "set caCertificates (or a credentialName holding the CA) to verify the server",
     "MSH602": "set caCertificates (or a credentialName holding the CA) to verify the server",
     "MSH603": "replace the Secret's certificate and key",
@@ -160,7 +162,9 @@ class _Planner:
             if problem:
                 self._add("manual", subject, False, problem, found)
                 continue
-            reason = "remove conflicting host(s) from the newer object; the older keeps them"
+            others = sorted({"%s/%s" % (r["namespace"], r["name"]) for v in found for r in v["related"]})
+            reason = ("remove the conflicting host(s) from this %s, newer than the other parties (%s): the oldest "
+                      "party keeps them" % (subject["kind"], ", ".join(others)))
             self.planned[object_id] = self._add("patch", subject, subject["managed"], reason, found, patch=ops)
 
     def kept_hosts(self) -> None:

@@ -122,4 +122,18 @@ metadata: {name: reviews, namespace: default}
 spec: {ports: [{name: http, port: 9080}]}
 """ + _sidecar("default", egress="['default/reviews.default.svc.cluster.local', 'istio-system/*']")))
 
-CHECKS = (MSH112, MSH206, MSH207, MSH404, MSH405)
+MSH508 = Check(
+    code="MSH508", severity=WARNING, kiali_code="KIA1006",
+    title="The mesh-wide default Sidecar has a workload selector",
+    reads=("Sidecar",),
+    resolution="A Sidecar in the root namespace (`istio_namespace`) is the mesh-wide default only without "
+               "`workloadSelector`; with one it configures just the workloads it selects there.",
+    sql="""
+        SELECT sc.object_id, 'spec.workloadSelector' AS path
+        FROM sidecar sc
+        WHERE sc.namespace = :root_namespace AND sc.selects = 1""",
+    message="{path}: a Sidecar in the root namespace with a selector is no mesh-wide default",
+    examples=(_sidecar("default", "{app: reviews}").replace("namespace: default", "namespace: istio-system"),
+              _sidecar("default").replace("namespace: default", "namespace: istio-system")))
+
+CHECKS = (MSH112, MSH206, MSH207, MSH404, MSH405, MSH508)

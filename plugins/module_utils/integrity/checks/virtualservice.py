@@ -342,6 +342,27 @@ metadata: {name: reviews, namespace: default}
 spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}]}
 """))
 
+MSH113 = Check(
+    code="MSH113", severity=INFO, kiali_code="KIA1108",
+    title="Gateway reference in the legacy name.namespace form",
+    reads=("VirtualService",),
+    resolution="A gateway reference with a dot and no slash (`name.namespace`, `name.namespace.svc.<domain>`): Istio "
+               "still reads it for compatibility, the documented form is `namespace/name`.",
+    sql="""
+        SELECT g.vs_id AS object_id, g.path, g.ref, g.gateway_key AS target
+        FROM vs_gateway g
+        WHERE g.path IS NOT NULL AND instr(g.ref, '/') = 0 AND instr(g.ref, '.') > 0""",
+    message="{path} '{ref}': write it as '{target}'",
+    examples=(_SERVICE + _GATEWAY + """---
+kind: VirtualService
+metadata: {name: vs, namespace: default}
+spec: {hosts: [a.example.com], gateways: [gw.istio-system], http: [{route: [{destination: {host: reviews}}]}]}
+""", _SERVICE + _GATEWAY + """---
+kind: VirtualService
+metadata: {name: vs, namespace: default}
+spec: {hosts: [a.example.com], gateways: [istio-system/gw], http: [{route: [{destination: {host: reviews}}]}]}
+"""))
+
 MSH202 = Check(
     code="MSH202", severity=ERROR, istio_code="IST0109", kiali_code="KIA1106",
     title="Several VirtualServices bound to the same gateway claim the same host",
@@ -512,5 +533,5 @@ spec:
   - {match: [{uri: {prefix: /v2}}], route: [{destination: {host: reviews}}]}
 """))
 
-CHECKS = (MSH101, MSH102, MSH103, MSH104, MSH105, MSH107, MSH108, MSH110, MSH111, MSH202, MSH301, MSH302, MSH303,
-          MSH304)
+CHECKS = (MSH101, MSH102, MSH103, MSH104, MSH105, MSH107, MSH108, MSH110, MSH111, MSH113, MSH202, MSH301, MSH302,
+          MSH303, MSH304)
