@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.checks.base import (
-    ERROR, WARNING, WORKLOADS, Check, exports_intersect, labels_subset, near_host, registry_covers)
+    ERROR, WARNING, WORKLOADS, Check, labels_subset, near_host, registry_covers)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import TOPOLOGY_LABELS
 
 _SERVICE = """
@@ -44,15 +44,19 @@ MSH203 = Check(
     code="MSH203", severity=WARNING, kiali_code="KIA0201",
     title="Several DestinationRules for the same host and overlapping subsets",
     reads=("DestinationRule",),
-    resolution="Rules of one namespace (Istio picks a rule by namespace: client's, service's, root) for the same "
-               "resolved host, visible together, where one has no subsets or both define a subset of the same "
-               "name. Every party is reported.",
+    resolution="Rules in any namespace (as Kiali compares them; Istio would pick one per namespace, client's, "
+               "service's, root) whose resolved hosts are equal or one wildcard covers the other, where one has no "
+               "subsets or both define a subset of the same name. Wildcard rules enabling ISTIO_MUTUAL (mesh- or "
+               "namespace-wide mTLS) are not compared. Every party is reported.",
     sql="""
-        SELECT b.object_id, 'spec.host' AS path, b.host, group_concat(a.object_id) AS related_ids
-        FROM destination_rule b JOIN object bo ON bo.id = b.object_id
-        JOIN destination_rule a ON a.host = b.host AND a.object_id <> b.object_id
-        JOIN object ao ON ao.id = a.object_id AND ao.namespace = bo.namespace
-        WHERE """ + exports_intersect("a.object_id", "b.object_id") + """
+        SELECT b.object_id, 'spec.host' AS path, b.host, group_concat(DISTINCT a.object_id) AS related_ids
+        FROM destination_rule b
+        JOIN host_key k ON k.host = b.host OR k.key = b.host
+        JOIN destination_rule a ON a.host = (CASE WHEN k.host = b.host THEN k.key ELSE k.host END)
+                                AND a.object_id <> b.object_id
+        WHERE NOT EXISTS (SELECT 1 FROM dr_tls t WHERE t.dr_id IN (a.object_id, b.object_id) AND t.port IS NULL
+                            AND t.mode = 'ISTIO_MUTUAL'
+                            AND substr((SELECT r.host FROM destination_rule r WHERE r.object_id = t.dr_id), 1, 1) = '*')
           AND (NOT EXISTS (SELECT 1 FROM dr_subset s WHERE s.dr_id = a.object_id)
                OR NOT EXISTS (SELECT 1 FROM dr_subset s WHERE s.dr_id = b.object_id)
                OR EXISTS (SELECT 1 FROM dr_subset sa JOIN dr_subset sb ON sb.name = sa.name
@@ -65,7 +69,7 @@ metadata: {name: dr1, namespace: default}
 spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}]}
 ---
 kind: DestinationRule
-metadata: {name: dr2, namespace: default}
+metadata: {name: dr2, namespace: other}
 spec: {host: reviews.default.svc.cluster.local, subsets: [{name: v1, labels: {version: v1}}]}
 """, _SERVICE + """---
 kind: DestinationRule

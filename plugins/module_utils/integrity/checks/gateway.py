@@ -81,39 +81,47 @@ kind: Secret
 metadata: {name: cert, namespace: istio-system}
 """))
 
+_OTHER_GATEWAY_CLAIMS = """
+            SELECT bs.gateway_id AS b_id, bs.idx AS server_idx, bh.idx AS host_idx, bh.raw, bs.port,
+                   ase.gateway_id AS a_id, 0 AS later
+            FROM server_host bh JOIN gateway_server bs ON bs.id = bh.server_id
+            JOIN host_key k ON k.{near} = bh.host
+            JOIN server_host ah ON ah.host = k.{far}
+            JOIN gateway_server ase ON ase.id = ah.server_id AND ase.port = bs.port AND ase.gateway_id <> bs.gateway_id
+            WHERE ah.scope = bh.scope OR ah.scope = '*' OR bh.scope = '*'"""
+
 MSH201 = Check(
     code="MSH201", severity=ERROR, istio_code="IST0145", kiali_code="KIA0301",
-    title="Gateways with the same selector and port claim overlapping hosts",
+    title="Gateway servers with the same selector and port claim overlapping hosts",
     reads=("Gateway",),
     resolution="Servers of different Gateways with equal selectors and the same port number whose hosts are equal "
                "or covered by a wildcard, and whose namespace scopes (`ns/host`) can meet. Every party is reported, "
-               "naming the others; a repair removes the host from the newer Gateways.",
+               "naming the others; a repair removes the host from the newer Gateways. Kiali also reports a host a "
+               "Gateway repeats on one port (KIA0301 alone; the repair drops the repetition).",
     sql="""
         SELECT pair.b_id AS object_id,
                'spec.servers[' || pair.server_idx || '].hosts[' || pair.host_idx || ']' AS path,
-               pair.raw AS host, pair.port, group_concat(DISTINCT pair.a_id) AS related_ids,
-               max(oa.created < ob.created OR (oa.created = ob.created AND pair.a_id < pair.b_id)) AS repair_target
-        FROM (
-            SELECT bs.gateway_id AS b_id, bs.idx AS server_idx, bh.idx AS host_idx, bh.raw, bs.port,
-                   ase.gateway_id AS a_id
-            FROM server_host bh JOIN gateway_server bs ON bs.id = bh.server_id
-            JOIN host_key k ON k.host = bh.host
-            JOIN server_host ah ON ah.host = k.key
-            JOIN gateway_server ase ON ase.id = ah.server_id AND ase.port = bs.port AND ase.gateway_id <> bs.gateway_id
-            WHERE ah.scope = bh.scope OR ah.scope = '*' OR bh.scope = '*'
+               pair.raw AS host, pair.port,
+               group_concat(DISTINCT CASE WHEN pair.a_id <> pair.b_id THEN pair.a_id END) AS related_ids,
+               max(CASE WHEN pair.a_id = pair.b_id THEN pair.later
+                        ELSE oa.created < ob.created OR (oa.created = ob.created AND pair.a_id < pair.b_id) END)
+                   AS repair_target,
+               CASE WHEN max(pair.a_id <> pair.b_id) THEN NULL ELSE '' END AS istio_code
+        FROM (""" + _OTHER_GATEWAY_CLAIMS.format(near="host", far="key") + """
+            UNION""" + _OTHER_GATEWAY_CLAIMS.format(near="key", far="host") + """
             UNION
-            SELECT bs.gateway_id, bs.idx, bh.idx, bh.raw, bs.port, ase.gateway_id
+            SELECT bs.gateway_id, bs.idx, bh.idx, bh.raw, bs.port, bs.gateway_id,
+                   (ase.idx < bs.idx OR (ase.idx = bs.idx AND ah.idx < bh.idx))
             FROM server_host bh JOIN gateway_server bs ON bs.id = bh.server_id
-            JOIN host_key k ON k.key = bh.host
-            JOIN server_host ah ON ah.host = k.host
-            JOIN gateway_server ase ON ase.id = ah.server_id AND ase.port = bs.port AND ase.gateway_id <> bs.gateway_id
+            JOIN server_host ah ON ah.host = bh.host AND (ah.server_id <> bh.server_id OR ah.idx <> bh.idx)
+            JOIN gateway_server ase ON ase.id = ah.server_id AND ase.port = bs.port AND ase.gateway_id = bs.gateway_id
             WHERE ah.scope = bh.scope OR ah.scope = '*' OR bh.scope = '*') pair
         JOIN gateway ga ON ga.object_id = pair.a_id
         JOIN gateway gb ON gb.object_id = pair.b_id AND gb.selector = ga.selector
         JOIN object oa ON oa.id = pair.a_id
         JOIN object ob ON ob.id = pair.b_id
         GROUP BY pair.b_id, pair.server_idx, pair.host_idx""",
-    message="{path} '{host}' on port {port} is also claimed by another Gateway with the same selector",
+    message="{path} '{host}' on port {port} is also claimed by another server with the same selector",
     examples=(_gateway("a", 8080, "[a.example.com]") + _gateway("b", 8080, '["*.example.com"]'),
               _gateway("a", 8080, "[a.example.com]") + _gateway("b", 8443, "[a.example.com]")))
 

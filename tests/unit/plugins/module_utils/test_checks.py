@@ -350,3 +350,20 @@ def test_istio_samples_from_files_get_only_what_istio_gives_them_live(files, exp
     without_defaults = run_integrity(IntegrityRequest(src=[str(SAMPLES / name) for name in files],
                                                       assume_istio_defaults=False))
     assert {v["code"] for v in without_defaults["violations"]} >= {"MSH401"}
+
+
+def test_a_host_repeated_on_one_gateway_port_is_a_kiali_finding_repaired_by_dropping_the_repetition():
+    result = run("""
+kind: Gateway
+metadata: {name: gw, namespace: istio-system, labels: {app.kubernetes.io/managed-by: meshops.istio_integrity}}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - {port: {number: 8080, name: http, protocol: HTTP}, hosts: [a.example.com, b.example.com]}
+  - {port: {number: 8080, name: http-2, protocol: HTTP}, hosts: [a.example.com]}
+""")
+    violations = found(result, "MSH201")
+    assert sorted(v["path"] for v in violations) == ["spec.servers[0].hosts[0]", "spec.servers[1].hosts[0]"]
+    assert {(v["istio_code"], v["kiali_code"]) for v in violations} == {("", "KIA0301")}
+    [patch] = [a for a in result["repair_plan"] if a["action"] == "patch"]
+    assert [op for op in patch["patch"] if op["op"] == "remove"] == [{"op": "remove", "path": "/spec/servers/1"}]
