@@ -43,8 +43,8 @@ How references resolve, for every check:
   in files. Checking files, Istio's default ingress gateway (`istio: ingressgateway` and its Service, in the
   control-plane namespace) is assumed, as `istioctl analyze` does offline, unless the files bring one or
   describe running Pods (then they are the live state).
-- **System namespaces** (kube-system, kube-public, kube-node-lease, local-path-storage, istio-system;
-  configurable): no port-name or workload findings there.
+- **System namespaces** (kube-system, kube-public, kube-node-lease, local-path-storage and the control-plane
+  namespace, istio-system; configurable): no port-name or workload findings there.
 - **Conflicts**: every party is reported, naming the others; a repair changes only the newer parties.
 """
 

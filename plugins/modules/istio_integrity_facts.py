@@ -111,9 +111,10 @@ options:
   system_namespaces:
     description:
       - Namespaces Istio treats as system namespaces, where no port-name or workload findings are given.
+      - O(istio_namespace) is always one of them.
     type: list
     elements: str
-    default: [kube-system, kube-public, kube-node-lease, local-path-storage, istio-system]
+    default: [kube-system, kube-public, kube-node-lease, local-path-storage]
   include_objects:
     description:
       - Return the list of checked objects in C(istio_integrity.objects) (used for JUnit reports).
@@ -282,8 +283,7 @@ def main() -> None:
         istio_namespace=dict(type="str", default="istio-system"),
         assume_istio_defaults=dict(type="bool", default=True),
         system_namespaces=dict(type="list", elements="str",
-                               default=["kube-system", "kube-public", "kube-node-lease", "local-path-storage",
-                                        "istio-system"]),
+                               default=["kube-system", "kube-public", "kube-node-lease", "local-path-storage"]),
         max_file_size=dict(type="int", default=16 * 1024 * 1024),
         page_size=dict(type="int", default=500),
     )

@@ -51,7 +51,7 @@ class Analysis:
         self.parameters = {"domain": model.domain, "root_namespace": istio_namespace}
         self.checks = checks
         self.scanned_namespaces = None if scanned_namespaces is None else set(scanned_namespaces)
-        self.system_namespaces = set(system_namespaces)
+        self.system_namespaces = set(system_namespaces) | {istio_namespace}
         self.objects = {row["id"]: dict(row) for row in self.model.db.execute(
             "SELECT id, kind, namespace, name, managed, in_scope, created, source FROM object")}
         self.checks_run: List[str] = []

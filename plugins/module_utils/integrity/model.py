@@ -52,7 +52,8 @@ SECURITY_KINDS = ("PeerAuthentication",)
 MODELLED_KINDS = ISTIO_KINDS + SECURITY_KINDS + ("Service", "Secret", "Namespace") + WORKLOAD_KINDS
 
 # Namespaces Istio treats as system namespaces: no port-name or workload findings there.
-DEFAULT_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "local-path-storage", "istio-system")
+# Istio's control-plane namespace (``istio_namespace``) is always one too.
+DEFAULT_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "local-path-storage")
 DEFAULT_ISTIO_NAMESPACE = "istio-system"
 
 # Protocols Istio recognises as a Service port name prefix or appProtocol (protocol selection).
