@@ -81,49 +81,58 @@ kind: Secret
 metadata: {name: cert, namespace: istio-system}
 """))
 
-_OTHER_GATEWAY_CLAIMS = """
+# Pairs of server hosts on one port: the same host (case-insensitive; Istio and Kiali compare names, not
+# wildcard coverage), or a bare "*" on either side (Kiali), whose namespace scopes (ns/host) can meet.
+_SERVER_HOST_PAIRS = """
             SELECT bs.gateway_id AS b_id, bs.idx AS server_idx, bh.idx AS host_idx, bh.raw, bs.port,
-                   ase.gateway_id AS a_id, 0 AS later
+                   ase.gateway_id AS a_id, ase.idx AS a_server, ah.idx AS a_host, ah.host = bh.host AS same_host
             FROM server_host bh JOIN gateway_server bs ON bs.id = bh.server_id
-            JOIN host_key k ON k.{near} = bh.host
-            JOIN server_host ah ON ah.host = k.{far}
-            JOIN gateway_server ase ON ase.id = ah.server_id AND ase.port = bs.port AND ase.gateway_id <> bs.gateway_id
-            WHERE ah.scope = bh.scope OR ah.scope = '*' OR bh.scope = '*'"""
+            JOIN server_host ah ON {join}
+            JOIN gateway_server ase ON ase.id = ah.server_id AND ase.port = bs.port
+            WHERE ah.rowid <> bh.rowid AND (ah.scope = bh.scope OR ah.scope = '*' OR bh.scope = '*'){where}"""
+# One Gateway's selector is contained in the other's (an empty one in every one): they can select the same pods.
+_NESTED_SELECTORS = """(
+    NOT EXISTS (SELECT 1 FROM object_selector x WHERE x.object_id = pair.a_id AND NOT EXISTS (
+        SELECT 1 FROM object_selector y WHERE y.object_id = pair.b_id AND y.key = x.key AND y.value = x.value))
+    OR NOT EXISTS (SELECT 1 FROM object_selector x WHERE x.object_id = pair.b_id AND NOT EXISTS (
+        SELECT 1 FROM object_selector y WHERE y.object_id = pair.a_id AND y.key = x.key AND y.value = x.value)))"""
 
 MSH201 = Check(
     code="MSH201", severity=ERROR, istio_code="IST0145", kiali_code="KIA0301",
-    title="Gateway servers with the same selector and port claim overlapping hosts",
+    title="Gateway servers on the same port and selector claim the same host",
     reads=("Gateway",),
-    resolution="Servers of different Gateways with equal selectors and the same port number whose hosts are equal "
-               "or covered by a wildcard, and whose namespace scopes (`ns/host`) can meet. Every party is reported, "
-               "naming the others; a repair removes the host from the newer Gateways. Kiali also reports a host a "
-               "Gateway repeats on one port (KIA0301 alone; the repair drops the repetition).",
+    resolution="Server hosts on one port number compare by name (`ns/host` scopes must be able to meet), as both "
+               "tools compare them: Istio (IST0145) between different Gateways whose selectors are nested (one "
+               "contains the other); Kiali (KIA0301) between servers of equal selectors, also within one Gateway "
+               "and with a bare `*` matching every host. Every party is reported, naming the others; a repair "
+               "removes the host from the newer Gateways, or drops the repetition within one.",
     sql="""
-        SELECT pair.b_id AS object_id,
-               'spec.servers[' || pair.server_idx || '].hosts[' || pair.host_idx || ']' AS path,
-               pair.raw AS host, pair.port,
-               group_concat(DISTINCT CASE WHEN pair.a_id <> pair.b_id THEN pair.a_id END) AS related_ids,
-               max(CASE WHEN pair.a_id = pair.b_id THEN pair.later
-                        ELSE oa.created < ob.created OR (oa.created = ob.created AND pair.a_id < pair.b_id) END)
-                   AS repair_target,
-               CASE WHEN max(pair.a_id <> pair.b_id) THEN NULL ELSE '' END AS istio_code
-        FROM (""" + _OTHER_GATEWAY_CLAIMS.format(near="host", far="key") + """
-            UNION""" + _OTHER_GATEWAY_CLAIMS.format(near="key", far="host") + """
-            UNION
-            SELECT bs.gateway_id, bs.idx, bh.idx, bh.raw, bs.port, bs.gateway_id,
-                   (ase.idx < bs.idx OR (ase.idx = bs.idx AND ah.idx < bh.idx))
-            FROM server_host bh JOIN gateway_server bs ON bs.id = bh.server_id
-            JOIN server_host ah ON ah.host = bh.host AND (ah.server_id <> bh.server_id OR ah.idx <> bh.idx)
-            JOIN gateway_server ase ON ase.id = ah.server_id AND ase.port = bs.port AND ase.gateway_id = bs.gateway_id
-            WHERE ah.scope = bh.scope OR ah.scope = '*' OR bh.scope = '*') pair
-        JOIN gateway ga ON ga.object_id = pair.a_id
-        JOIN gateway gb ON gb.object_id = pair.b_id AND gb.selector = ga.selector
-        JOIN object oa ON oa.id = pair.a_id
-        JOIN object ob ON ob.id = pair.b_id
-        GROUP BY pair.b_id, pair.server_idx, pair.host_idx""",
-    message="{path} '{host}' on port {port} is also claimed by another server with the same selector",
-    examples=(_gateway("a", 8080, "[a.example.com]") + _gateway("b", 8080, '["*.example.com"]'),
-              _gateway("a", 8080, "[a.example.com]") + _gateway("b", 8443, "[a.example.com]")))
+        SELECT object_id, path, host, port, related_ids, repair_target,
+               CASE WHEN istio THEN NULL ELSE '' END AS istio_code, CASE WHEN kiali THEN NULL ELSE '' END AS kiali_code
+        FROM (
+            SELECT pair.b_id AS object_id,
+                   'spec.servers[' || pair.server_idx || '].hosts[' || pair.host_idx || ']' AS path,
+                   pair.raw AS host, pair.port,
+                   group_concat(DISTINCT CASE WHEN pair.a_id <> pair.b_id THEN pair.a_id END) AS related_ids,
+                   max(CASE WHEN pair.a_id = pair.b_id
+                            THEN pair.a_server < pair.server_idx
+                                 OR (pair.a_server = pair.server_idx AND pair.a_host < pair.host_idx)
+                            ELSE oa.created < ob.created OR (oa.created = ob.created AND pair.a_id < pair.b_id) END)
+                       AS repair_target,
+                   max(pair.same_host AND pair.a_id <> pair.b_id AND """ + _NESTED_SELECTORS + """) AS istio,
+                   max(ga.selector = gb.selector) AS kiali
+            FROM (""" + _SERVER_HOST_PAIRS.format(join="ah.host = bh.host", where="") + """
+                UNION ALL""" + _SERVER_HOST_PAIRS.format(join="ah.host = '*'", where=" AND bh.host <> '*'") + """
+                UNION ALL""" + _SERVER_HOST_PAIRS.format(join="ah.host <> '*'", where=" AND bh.host = '*'") + """) pair
+            JOIN gateway ga ON ga.object_id = pair.a_id
+            JOIN gateway gb ON gb.object_id = pair.b_id
+            JOIN object oa ON oa.id = pair.a_id
+            JOIN object ob ON ob.id = pair.b_id
+            GROUP BY pair.b_id, pair.server_idx, pair.host_idx)
+        WHERE istio OR kiali""",
+    message="{path} '{host}' on port {port} is also claimed by another server the same gateway pods serve",
+    examples=(_gateway("a", 8080, "[a.example.com]") + _gateway("b", 8080, '["a.example.com"]'),
+              _gateway("a", 8080, "[a.example.com]") + _gateway("b", 8080, '["*.example.com"]')))
 
 MSH604 = Check(
     code="MSH604", severity=WARNING, istio_code="IST0138",

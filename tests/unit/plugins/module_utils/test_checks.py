@@ -367,3 +367,14 @@ spec:
     assert {(v["istio_code"], v["kiali_code"]) for v in violations} == {("", "KIA0301")}
     [patch] = [a for a in result["repair_plan"] if a["action"] == "patch"]
     assert [op for op in patch["patch"] if op["op"] == "remove"] == [{"op": "remove", "path": "/spec/servers/1"}]
+
+
+def test_gateway_clash_codes_follow_each_tool():
+    wildcard = run(checks.BY_CODE["MSH201"].examples[1].replace("*.example.com", "*"))
+    assert {(v["name"], v["istio_code"], v["kiali_code"]) for v in found(wildcard, "MSH201")} == {
+        ("a", "", "KIA0301"), ("b", "", "KIA0301")}
+    nested = run(checks.BY_CODE["MSH201"].examples[0].replace(
+        "name: b, namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway}",
+        "name: b, namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway, app: edge}"))
+    assert {(v["name"], v["istio_code"], v["kiali_code"]) for v in found(nested, "MSH201")} == {
+        ("a", "IST0145", ""), ("b", "IST0145", "")}
