@@ -101,6 +101,10 @@ CREATE TABLE gateway (
 CREATE TABLE kubernetes_gateway (
     ref_key TEXT PRIMARY KEY
 ) WITHOUT ROWID;
+CREATE TABLE kubernetes_gateway_host (
+    ref_key TEXT NOT NULL,
+    host TEXT NOT NULL
+);
 CREATE TABLE gateway_server (
     id INTEGER PRIMARY KEY,
     gateway_id INTEGER NOT NULL REFERENCES gateway(object_id) ON DELETE CASCADE,
@@ -461,7 +465,13 @@ class MeshModel:
         staged["namespace_info"] = [(name, injection, int(labels.get(DATAPLANE_MODE_LABEL) == "ambient"))]
 
     def _load_kubernetes_gateway(self, staged, object_id, namespace, name, metadata, obj) -> None:
-        staged["kubernetes_gateway"] = [("%s/%s" % (namespace, name),)]
+        ref_key = "%s/%s" % (namespace, name)
+        staged["kubernetes_gateway"] = [(ref_key,)]
+        # A listener without hostname accepts every host.
+        listeners = doc.mappings(doc.mapping(obj, "spec", ""), "listeners", "spec")
+        staged["kubernetes_gateway_host"] = [
+            (ref_key, self._host((doc.text(listener, "hostname", "spec.listeners[%d]" % index) or "*").lower()))
+            for index, listener in enumerate(listeners)]
 
     def _load_gateway(self, staged, object_id, namespace, name, metadata, obj) -> None:
         spec = doc.mapping(obj, "spec", "")
@@ -705,6 +715,7 @@ class MeshModel:
         if self._finished:
             return self
         order = ("object", "export", "object_selector", "namespace_info", "gateway", "kubernetes_gateway",
+                 "kubernetes_gateway_host",
                  "gateway_server", "server_host", "server_credential", "vs_host", "vs_gateway", "route", "route_match",
                  "destination", "destination_rule", "dr_subset", "subset_label", "dr_tls", "peer_authentication",
                  "service", "service_entry",

@@ -378,3 +378,18 @@ def test_gateway_clash_codes_follow_each_tool():
         "name: b, namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway, app: edge}"))
     assert {(v["name"], v["istio_code"], v["kiali_code"]) for v in found(nested, "MSH201")} == {
         ("a", "IST0145", ""), ("b", "IST0145", "")}
+
+
+def test_listener_hostnames_of_a_gateway_api_gateway_are_the_hosts_it_serves():
+    text = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web, namespace: default}
+spec: {gatewayClassName: istio, listeners: [{name: http, port: 80, protocol: HTTP, hostname: "*.example.com"}]}
+---
+kind: VirtualService
+metadata: {name: vs, namespace: default}
+spec: {hosts: [%s], gateways: [web]}
+"""
+    assert not run(text % "shop.example.com")["violations"]
+    assert [(v["code"], v["istio_code"]) for v in run(text % "shop.example.org")["violations"]] == [("MSH107", "IST0132")]
