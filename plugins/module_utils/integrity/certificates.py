@@ -15,9 +15,8 @@ import binascii
 import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
-# The key pairs Istio accepts for a gateway credential, and CA-only credentials (mutual TLS).
+# The key pairs Istio accepts for a gateway credential.
 KEY_PAIRS = (("tls.crt", "tls.key"), ("cert", "key"))
-CA_KEYS = ("ca.crt", "cacert")
 _PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
 _PEM_END = "-----END CERTIFICATE-----"
 
@@ -34,18 +33,19 @@ def credential_problem(secret: Dict[str, Any], has_data: bool,
     values = _values(secret)
     pair = next((p for p in KEY_PAIRS if p[0] in values and p[1] in values), None)
     if pair is None:
-        if any(key in values for key in CA_KEYS):
-            return None
         return "has neither tls.crt and tls.key nor cert and key"
     certificate = values[pair[0]]
     if certificate is None:
         return "%s is not valid base64" % pair[0]
     try:
-        not_after = _not_after(certificate)
+        not_before, not_after = _validity(certificate)
     except _DerError as error:
         return "%s holds no valid certificate (%s)" % (pair[0], error)
-    if not_after < (now or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)):
+    now = now or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    if not_after < now:
         return "%s expired on %s" % (pair[0], not_after.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    if now < not_before:
+        return "%s is not valid before %s" % (pair[0], not_before.strftime("%Y-%m-%d %H:%M:%S UTC"))
     return None
 
 
@@ -64,7 +64,7 @@ def _values(secret: Dict[str, Any]) -> Dict[str, Optional[str]]:
     return values
 
 
-def _not_after(pem: str) -> datetime.datetime:
+def _validity(pem: str) -> Tuple[datetime.datetime, datetime.datetime]:
     start = pem.find(_PEM_BEGIN)
     end = pem.find(_PEM_END, start + 1)
     if start < 0 or end < 0:
@@ -83,7 +83,7 @@ def _not_after(pem: str) -> datetime.datetime:
     validity = _children(der, fields[3][1], fields[3][2])
     if len(validity) != 2:
         raise _DerError("no validity period")
-    return _time(der, validity[1])
+    return _time(der, validity[0]), _time(der, validity[1])
 
 
 def _element(der: bytes, offset: int, tag: Optional[int] = None) -> Tuple[int, int, int]:

@@ -65,7 +65,7 @@ MSH603 = Check(
     title="Gateway TLS credential is not a usable certificate",
     reads=("Gateway", "Secret"), requires=("Secret",),
     resolution="Where the Secret's data is known (manifest files; live listing reads Secret names only): it must "
-               "hold tls.crt and tls.key (or cert and key, or a CA for mutual TLS), and the certificate must parse "
+               "hold tls.crt and tls.key (or cert and key), and the certificate must parse, be valid already "
                "and not be expired. Only the verdict is kept, never the data.",
     sql="""
         SELECT o.id AS object_id, c.path, c.secret, x.problem""" + _CREDENTIALS + """
