@@ -40,6 +40,7 @@ MANUAL_REASONS = {
     "MSH111": "route the gateway's traffic to a subset, or move the subset routing where it applies",
     "MSH112": "correct the egress host or create its Service",
     "MSH113": "write the gateway reference as namespace/name",
+    "MSH114": "add the routes or delete the VirtualService",
     "MSH203": "merge the DestinationRules or make their subsets distinct",
     "MSH204": "merge the ServiceEntries or remove the duplicate host",
     "MSH205": "rename or renumber the conflicting port",

@@ -357,6 +357,27 @@ metadata: {name: vs, namespace: default}
 spec: {hosts: [a.example.com], gateways: [istio-system/gw], http: [{route: [{destination: {host: reviews}}]}]}
 """))
 
+MSH114 = Check(
+    code="MSH114", severity=ERROR, kiali_code="KIA1103",
+    title="VirtualService defines no route of any protocol",
+    reads=("VirtualService",),
+    resolution="No `http`, `tcp` nor `tls` rule: the VirtualService routes nothing (Istio's admission refuses it; "
+               "files and older clusters may still hold one).",
+    sql="""
+        SELECT o.id AS object_id, 'spec' AS path
+        FROM object o
+        WHERE o.kind = 'VirtualService' AND NOT EXISTS (SELECT 1 FROM route r WHERE r.vs_id = o.id)""",
+    message="{path} has no http, tcp or tls rule",
+    examples=(_SERVICE + """---
+kind: VirtualService
+metadata: {name: vs, namespace: default}
+spec: {hosts: [reviews]}
+""", _SERVICE + """---
+kind: VirtualService
+metadata: {name: vs, namespace: default}
+spec: {hosts: [reviews], tcp: [{route: [{destination: {host: reviews}}]}]}
+"""))
+
 MSH202 = Check(
     code="MSH202", severity=ERROR, istio_code="IST0109", kiali_code="KIA1106",
     title="Several VirtualServices bound to the same gateway claim the same host",
@@ -523,5 +544,5 @@ spec:
   - {match: [{uri: {prefix: /v2}}], route: [{destination: {host: reviews}}]}
 """))
 
-CHECKS = (MSH101, MSH102, MSH103, MSH104, MSH105, MSH107, MSH108, MSH110, MSH111, MSH113, MSH202, MSH301, MSH302,
+CHECKS = (MSH101, MSH102, MSH103, MSH104, MSH105, MSH107, MSH108, MSH110, MSH111, MSH113, MSH114, MSH202, MSH301, MSH302,
           MSH303, MSH304)

@@ -192,7 +192,7 @@ spec: {gatewayClassName: istio, listeners: [{name: http, port: 80, protocol: HTT
 ---
 kind: VirtualService
 metadata: {name: vs, namespace: default}
-spec: {hosts: [a.example.com], gateways: [bookinfo-gateway]}
+spec: {hosts: [a.example.com], gateways: [bookinfo-gateway], http: [{redirect: {uri: /productpage}}]}
 """)
     assert not result["violations"], [v["message"] for v in result["violations"]]
     assert result["summary"]["scanned"]["KubernetesGateway"] == 1
@@ -292,7 +292,7 @@ spec:
 ---
 kind: VirtualService
 metadata: {name: bookinfo, namespace: default}
-spec: {hosts: ["*"], gateways: [bookinfo-gateway]}
+spec: {hosts: ["*"], gateways: [bookinfo-gateway], http: [{redirect: {uri: /productpage}}]}
 """
     assert not run(sample)["violations"]
     assert [v["code"] for v in run(sample, assume_defaults=False)["violations"]] == ["MSH401"]
@@ -389,7 +389,7 @@ spec: {gatewayClassName: istio, listeners: [{name: http, port: 80, protocol: HTT
 ---
 kind: VirtualService
 metadata: {name: vs, namespace: default}
-spec: {hosts: [%s], gateways: [web]}
+spec: {hosts: [%s], gateways: [web], http: [{redirect: {uri: /shop}}]}
 """
     assert not run(text % "shop.example.com")["violations"]
     assert [(v["code"], v["istio_code"]) for v in run(text % "shop.example.org")["violations"]] == [("MSH107", "IST0132")]
