@@ -660,16 +660,18 @@ class MeshModel:
             pod_spec, path = doc.mapping(template, "spec", "spec.template"), "spec.template.spec"
         labels = doc.labels(pod_metadata, "labels", "metadata")
         annotations = doc.labels(pod_metadata, "annotations", "metadata")
-        injection = _injection(labels.get(INJECT_KEY, annotations.get(INJECT_KEY)))
-        staged["workload"] = [(object_id, kind, namespace, name, injection,
-                               int(labels.get(DATAPLANE_MODE_LABEL) == "ambient"))]
-        staged["workload_label"] = [(object_id, k, v) for k, v in labels.items()]
-        ports = []
+        ports, proxied = [], False
         for index, container in enumerate(doc.mappings(pod_spec, "containers", path)):
             container_path = "%s.containers[%d]" % (path, index)
+            proxied = proxied or doc.text(container, "name", container_path) == "istio-proxy"
             ports += [(object_id, doc.integer(port, "containerPort", container_path + ".ports"),
                        doc.text(port, "name", container_path + ".ports"))
                       for port in doc.mappings(container, "ports", container_path)]
+        # A pod that already runs the proxy is in the mesh, whatever its labels say (as Istio decides).
+        injection = 1 if proxied else _injection(labels.get(INJECT_KEY, annotations.get(INJECT_KEY)))
+        staged["workload"] = [(object_id, kind, namespace, name, injection,
+                               int(labels.get(DATAPLANE_MODE_LABEL) == "ambient"))]
+        staged["workload_label"] = [(object_id, k, v) for k, v in labels.items()]
         staged["workload_port"] = ports
 
     def mark_scanned(self, kinds: Iterable[str]) -> None:

@@ -393,3 +393,26 @@ spec: {hosts: [%s], gateways: [web], http: [{redirect: {uri: /shop}}]}
 """
     assert not run(text % "shop.example.com")["violations"]
     assert [(v["code"], v["istio_code"]) for v in run(text % "shop.example.org")["violations"]] == [("MSH107", "IST0132")]
+
+
+@pytest.mark.parametrize("template, flagged", [
+    ("{metadata: {labels: {app: web}}}", False),  # namespace without injection: not in the mesh
+    ("{metadata: {labels: {app: web, sidecar.istio.io/inject: 'true'}}}", True),
+    ("{metadata: {labels: {app: web}, annotations: {sidecar.istio.io/inject: 'true'}}}", True),
+    ("{metadata: {labels: {app: web}}, spec: {containers: [{name: istio-proxy, image: proxyv2}]}}", True),
+])
+def test_deployment_findings_follow_mesh_membership_as_istio_decides_it(template, flagged):
+    text = """
+kind: Namespace
+metadata: {name: shop}
+---
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec: {template: %s}
+""" % template + "".join("""
+---
+kind: Service
+metadata: {name: %s, namespace: shop}
+spec: {selector: {app: web}, ports: [{name: %s, port: 53, protocol: %s}]}
+""" % (name, name, protocol) for name, protocol in (("dns", "UDP"), ("tcp-dns", "TCP")))
+    assert bool(found(run(text), "MSH209")) is flagged
