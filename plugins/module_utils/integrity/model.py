@@ -667,7 +667,9 @@ class MeshModel:
             ports += [(object_id, doc.integer(port, "containerPort", container_path + ".ports"),
                        doc.text(port, "name", container_path + ".ports"))
                       for port in doc.mappings(container, "ports", container_path)]
-        # A pod that already runs the proxy is in the mesh, whatever its labels say (as Istio decides).
+        # A pod that already runs the proxy (or says so: injected Pods listed as metadata) is in the mesh,
+        # whatever its labels say, as Istio decides.
+        proxied = proxied or "sidecar.istio.io/status" in doc.labels(metadata, "annotations", "metadata")
         injection = 1 if proxied else _injection(labels.get(INJECT_KEY, annotations.get(INJECT_KEY)))
         staged["workload"] = [(object_id, kind, namespace, name, injection,
                                int(labels.get(DATAPLANE_MODE_LABEL) == "ambient"))]

@@ -106,15 +106,16 @@ MSH406 = Check(
     code="MSH406", severity=WARNING, kiali_code="KIA0701",
     title="Service port not exposed by the workloads it selects",
     reads=("Service", "Deployment"), requires=("Deployment",), skips_system_namespaces=True,
-    resolution="A Service port whose target (`targetPort`, number or name, else `port`) is no container port of any "
-               "workload the Service selects, where those workloads declare container ports.",
+    resolution="As Kiali checks it: a Service port whose target (`targetPort`, number or name, else `port`) is no "
+               "container port of the Deployments the Service selects (Istio's own Services aside).",
     sql="""
         SELECT p.object_id, 'spec.ports[' || p.idx || ']' AS path, coalesce(p.target_port, p.number) AS target
         FROM service sv JOIN port p ON p.object_id = sv.object_id
-        WHERE sv.selector <> ''
-          AND EXISTS (SELECT 1 FROM selection sel JOIN workload_port wp ON wp.workload_id = sel.workload_id
+        WHERE sv.selector <> '' AND sv.istio_managed = 0
+          AND EXISTS (SELECT 1 FROM selection sel JOIN workload w ON w.id = sel.workload_id AND w.kind = 'Deployment'
                       WHERE sel.object_id = sv.object_id)
-          AND NOT EXISTS (SELECT 1 FROM selection sel JOIN workload_port wp ON wp.workload_id = sel.workload_id
+          AND NOT EXISTS (SELECT 1 FROM selection sel JOIN workload w ON w.id = sel.workload_id AND w.kind = 'Deployment'
+                          JOIN workload_port wp ON wp.workload_id = sel.workload_id
                           WHERE sel.object_id = sv.object_id
                             AND (CAST(wp.number AS TEXT) = coalesce(p.target_port, CAST(p.number AS TEXT))
                                  OR wp.name = p.target_port))""",
@@ -129,9 +130,13 @@ MSH502 = Check(
     resolution="Istio reads a port's protocol from `appProtocol` when set, else from the name's prefix (`http`, "
                "`http2`, `https`, `grpc`, `grpc-web`, `tcp`, `tls`, `udp`, `mongo`, `mysql`, `redis`, "
                "`http_proxy`); UDP ports are UDP. Istio's own Services (labelled `istio`, `istio.io/rev` or "
-               "`gateway.istio.io/managed`) and ExternalName Services (MSH504) are not checked here.",
+               "`gateway.istio.io/managed`) and ExternalName Services (MSH504) are not checked here. Kiali checks "
+               "only Services whose workloads are in the mesh, and reports an unknown `appProtocol` as KIA0602.",
     sql="""
-        SELECT p.object_id, 'spec.ports[' || p.idx || '].name' AS path, coalesce(p.name, '') AS port_name
+        SELECT p.object_id, 'spec.ports[' || p.idx || '].name' AS path, coalesce(p.name, '') AS port_name,
+               CASE WHEN NOT EXISTS (SELECT 1 FROM selection sel JOIN workload w ON w.id = sel.workload_id
+                                     WHERE sel.object_id = sv.object_id AND """ + _IN_MESH + """) THEN ''
+                    WHEN p.app_protocol IS NOT NULL THEN 'KIA0602' END AS kiali_code
         FROM port p JOIN service sv ON sv.object_id = p.object_id
         WHERE p.name_protocol IS NULL AND sv.type <> 'ExternalName' AND sv.istio_managed = 0""",
     message="{path} '{port_name}' does not name a protocol (<protocol>[-suffix]) and appProtocol does not either",
