@@ -69,16 +69,18 @@ MSH102 = Check(
     resolution="A host without dots is `<host>.<VirtualService namespace>.svc.<domain>`; a dotted host is literal "
                "(`reviews.default` is not `reviews.default.svc.cluster.local`: the hint says so). It must match a "
                "Service or ServiceEntry host, wildcards on either side on label boundaries, exported (exportTo, "
-               "Service annotation) to the VirtualService's namespace. One finding per destination and mirror.",
+               "Service annotation) to the VirtualService's namespace. One finding per destination and mirror. "
+               "Kiali (KIA1101) checks route destinations only, and reads `name.namespace` as a Service.",
     sql="""
         SELECT object_id, path, raw_host, target,
+               CASE WHEN role = 'mirror' OR near IS NOT NULL THEN '' END AS kiali_code,
                CASE WHEN hidden IS NOT NULL THEN ' (' || hidden || ' exists but is not exported to namespace '
                                                   || namespace || ')'
                     WHEN near IS NOT NULL THEN ' (did you mean ''' || near || '''?)'
                     WHEN other_ns IS NOT NULL THEN ' (did you mean ''' || raw_host || '.' || other_ns || '''?)'
                END AS hint
         FROM (
-            SELECT d.vs_id AS object_id, d.path || '.host' AS path, d.raw_host, d.host AS target, d.namespace,
+            SELECT d.vs_id AS object_id, d.path || '.host' AS path, d.raw_host, d.host AS target, d.namespace, d.role,
                    (SELECT o.kind || ' ' || o.namespace || '/' || o.name FROM registry r
                     JOIN object o ON o.id = r.object_id WHERE r.host = d.host LIMIT 1) AS hidden,
                    """ + near_host("d.host") + """ AS near,
