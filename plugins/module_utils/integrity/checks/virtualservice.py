@@ -106,9 +106,11 @@ MSH103 = Check(
     reads=("VirtualService", "DestinationRule"), target_kind="host",
     resolution="The destination host and the DestinationRule host resolve the same way (short names in their own "
                "namespaces); a wildcard DestinationRule host covers the hosts under it; the rule must be exported "
-               "to the VirtualService's namespace. Checked whether or not the host itself exists.",
+               "to the VirtualService's namespace. Checked whether or not the host itself exists; for mirrors too "
+               "(Kiali's KIA1107 checks route destinations only).",
     sql="""
         SELECT d.vs_id AS object_id, d.path || '.subset' AS path, d.subset, d.host AS target,
+               CASE WHEN d.role = 'mirror' THEN '' END AS kiali_code,
                (SELECT ' (defined subsets: ' || group_concat(DISTINCT s.name) || ')'
                 FROM host_key k JOIN destination_rule r ON r.host = k.key
                 JOIN dr_subset s ON s.dr_id = r.object_id WHERE k.host = d.host) AS hint
