@@ -74,7 +74,7 @@ def service(name: str, namespace: str, ports: List[Dict[str, Any]], selector: Di
 def deployment(name: str, namespace: str, labels: Dict[str, str]) -> Dict[str, Any]:
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
             "spec": {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels},
-                                                                       "spec": {"containers": [{"name": "app", "image": "x"}]}}}}
+                                                                       "spec": {"containers": [{"name": "app", "image": "x", "ports": [{"containerPort": 80}]}]}}}}
 
 
 def dr(name: str, namespace: str, host: str, subsets: List[str]) -> Dict[str, Any]:

@@ -30,7 +30,7 @@ import sqlite3
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import documents as doc
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import certificates, hosts
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import certificates, hosts, re2
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "meshops.istio_integrity"
@@ -156,6 +156,12 @@ CREATE TABLE route_match (
     canonical TEXT NOT NULL,
     PRIMARY KEY (route_id, idx)
 );
+CREATE TABLE invalid_regex (
+    vs_id INTEGER NOT NULL REFERENCES object(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    pattern TEXT NOT NULL,
+    problem TEXT NOT NULL
+);
 CREATE TABLE destination (
     id INTEGER PRIMARY KEY,
     route_id INTEGER NOT NULL REFERENCES route(id) ON DELETE CASCADE,
@@ -246,6 +252,8 @@ CREATE TABLE workload (
     namespace TEXT NOT NULL,
     name TEXT NOT NULL,
     injection INTEGER,
+    proxied INTEGER NOT NULL,
+    host_network INTEGER NOT NULL,
     ambient INTEGER NOT NULL
 );
 CREATE TABLE workload_label (
@@ -527,6 +535,8 @@ class MeshModel:
             match_path = "%s.match[%d]" % (path, match_index)
             refs += [("%s.gateways[%d]" % (match_path, i), ref, 0)
                      for i, ref in enumerate(doc.texts(match, "gateways", match_path))]
+            if protocol == "http":
+                self._regexes(staged, vs_id, match_path, match)
             staged.setdefault("route_match", []).append(
                 (route_id, match_index, json.dumps(match, sort_keys=True, default=str)))
         staged.setdefault("route", []).append(
@@ -535,6 +545,10 @@ class MeshModel:
             dest_path = "%s.route[%d]" % (path, dest_index)
             self._destination(staged, route_id, vs_id, namespace, "route", dest_path + ".destination",
                               doc.mapping(target, "destination", dest_path), doc.integer(target, "weight", dest_path))
+        if protocol == "http":
+            cors = doc.mapping(rule, "corsPolicy", path)
+            for origin_index, origin in enumerate(doc.mappings(cors, "allowOrigins", path + ".corsPolicy")):
+                self._regex(staged, vs_id, "%s.corsPolicy.allowOrigins[%d].regex" % (path, origin_index), origin)
         if "mirror" in rule:
             self._destination(staged, route_id, vs_id, namespace, "mirror", path + ".mirror",
                               doc.mapping(rule, "mirror", path), None)
@@ -543,6 +557,21 @@ class MeshModel:
             self._destination(staged, route_id, vs_id, namespace, "mirror", mirror_path + ".destination",
                               doc.mapping(mirror, "destination", mirror_path), None)
         return refs
+
+    def _regexes(self, staged, vs_id: int, match_path: str, match: Dict[str, Any]) -> None:
+        """The regexes of an HTTP match Istio's analyzer checks (withoutHeaders is undocumented: not checked)."""
+        for field in ("uri", "scheme", "method", "authority"):
+            self._regex(staged, vs_id, "%s.%s.regex" % (match_path, field), doc.mapping(match, field, match_path))
+        for field in ("headers", "queryParams"):
+            for key, value in doc.mapping(match, field, match_path).items():
+                if isinstance(value, dict):
+                    self._regex(staged, vs_id, "%s.%s.%s.regex" % (match_path, field, key), value)
+
+    def _regex(self, staged, vs_id: int, path: str, string_match: Dict[str, Any]) -> None:
+        pattern = string_match.get("regex")
+        reason = re2.problem(pattern) if isinstance(pattern, str) and pattern else None
+        if reason:
+            staged.setdefault("invalid_regex", []).append((vs_id, path, pattern, reason))
 
     def _destination(self, staged, route_id, vs_id, namespace, role, path, destination, weight) -> None:
         raw_host = doc.text(destination, "host", path, required=True)
@@ -661,17 +690,18 @@ class MeshModel:
         labels = doc.labels(pod_metadata, "labels", "metadata")
         annotations = doc.labels(pod_metadata, "annotations", "metadata")
         ports, proxied = [], False
-        for index, container in enumerate(doc.mappings(pod_spec, "containers", path)):
-            container_path = "%s.containers[%d]" % (path, index)
-            proxied = proxied or doc.text(container, "name", container_path) == "istio-proxy"
-            ports += [(object_id, doc.integer(port, "containerPort", container_path + ".ports"),
-                       doc.text(port, "name", container_path + ".ports"))
-                      for port in doc.mappings(container, "ports", container_path)]
-        # A pod that already runs the proxy (or says so: injected Pods listed as metadata) is in the mesh,
-        # whatever its labels say, as Istio decides.
+        for field in ("containers", "initContainers"):
+            for index, container in enumerate(doc.mappings(pod_spec, field, path)):
+                container_path = "%s.%s[%d]" % (path, field, index)
+                proxied = proxied or doc.text(container, "name", container_path) == "istio-proxy"
+                ports += [(object_id, doc.integer(port, "containerPort", container_path + ".ports"),
+                           doc.text(port, "name", container_path + ".ports"))
+                          for port in doc.mappings(container, "ports", container_path) if field == "containers"]
+        # Injected Pods listed as metadata only say so by the injector's status annotation.
         proxied = proxied or "sidecar.istio.io/status" in doc.labels(metadata, "annotations", "metadata")
-        injection = 1 if proxied else _injection(labels.get(INJECT_KEY, annotations.get(INJECT_KEY)))
-        staged["workload"] = [(object_id, kind, namespace, name, injection,
+        staged["workload"] = [(object_id, kind, namespace, name,
+                               _injection(labels.get(INJECT_KEY, annotations.get(INJECT_KEY))), int(proxied),
+                               int(pod_spec.get("hostNetwork") is True),
                                int(labels.get(DATAPLANE_MODE_LABEL) == "ambient"))]
         staged["workload_label"] = [(object_id, k, v) for k, v in labels.items()]
         staged["workload_port"] = ports
@@ -696,7 +726,7 @@ class MeshModel:
         source = "(assumed: Istio's default ingress gateway)"
         workload_id, service_id = self._new_id(), self._new_id()
         self._rows.setdefault("workload", []).append(
-            (workload_id, "Deployment", istio_namespace, "istio-ingressgateway", 0, 0))
+            (workload_id, "Deployment", istio_namespace, "istio-ingressgateway", 0, 1, 0, 0))
         self._rows.setdefault("workload_label", []).extend((workload_id, k, v) for k, v in labels.items())
         self._rows.setdefault("object", []).extend([
             (workload_id, "Deployment", istio_namespace, "istio-ingressgateway", 0, 0, "", source),
@@ -721,6 +751,7 @@ class MeshModel:
         order = ("object", "export", "object_selector", "namespace_info", "gateway", "kubernetes_gateway",
                  "kubernetes_gateway_host",
                  "gateway_server", "server_host", "server_credential", "vs_host", "vs_gateway", "route", "route_match",
+                 "invalid_regex",
                  "destination", "destination_rule", "dr_subset", "subset_label", "dr_tls", "peer_authentication",
                  "service", "service_entry",
                  "registry", "port", "sidecar", "sidecar_egress_host", "workload", "workload_label", "workload_port")

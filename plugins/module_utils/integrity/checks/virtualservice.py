@@ -382,6 +382,30 @@ metadata: {name: vs, namespace: default}
 spec: {hosts: [reviews], tcp: [{route: [{destination: {host: reviews}}]}]}
 """))
 
+MSH115 = Check(
+    code="MSH115", severity=WARNING, istio_code="IST0122",
+    title="Invalid regular expression in an HTTP match or CORS origin",
+    reads=("VirtualService",),
+    resolution="The `regex` of `uri`, `scheme`, `method`, `authority`, `headers` and `queryParams` matches and of "
+               "`corsPolicy.allowOrigins`, read as RE2 (Envoy's syntax): look-around, back-references and repeat "
+               "counts over 1000 are refused.",
+    sql="""
+        SELECT vs_id AS object_id, path, pattern, problem FROM invalid_regex""",
+    message="{path} '{pattern}' is not a valid RE2 expression: {problem}",
+    examples=(_SERVICE + """---
+kind: VirtualService
+metadata: {name: vs, namespace: default}
+spec:
+  hosts: [reviews]
+  http: [{match: [{uri: {regex: "^/api/(?!internal)"}}], route: [{destination: {host: reviews}}]}]
+""", _SERVICE + """---
+kind: VirtualService
+metadata: {name: vs, namespace: default}
+spec:
+  hosts: [reviews]
+  http: [{match: [{uri: {regex: '^/api/v[0-9]+/\\pL+'}}], route: [{destination: {host: reviews}}]}]
+"""))
+
 MSH202 = Check(
     code="MSH202", severity=ERROR, istio_code="IST0109", kiali_code="KIA1106",
     title="Several VirtualServices bound to the same gateway claim the same host",
@@ -548,5 +572,5 @@ spec:
   - {match: [{uri: {prefix: /v2}}], route: [{destination: {host: reviews}}]}
 """))
 
-CHECKS = (MSH101, MSH102, MSH103, MSH104, MSH105, MSH107, MSH108, MSH110, MSH111, MSH113, MSH114, MSH202, MSH301, MSH302,
+CHECKS = (MSH101, MSH102, MSH103, MSH104, MSH105, MSH107, MSH108, MSH110, MSH111, MSH113, MSH114, MSH115, MSH202, MSH301, MSH302,
           MSH303, MSH304)

@@ -29,9 +29,9 @@ spec: {selector: {app: web}, ports: %s%s}
 """ % (name, namespace, ports, extra)
 
 
-# A Deployment is in the mesh when its pods ask for injection, or its namespace enables it (as Istio's
-# analyzers decide). Files that declare no Namespace at all say nothing either way: their Deployments count.
-_IN_MESH = """(w.injection = 1 OR (w.injection IS NULL AND (
+# A workload is in the mesh when it runs the proxy, its pods ask for injection, or its namespace enables it
+# (as Istio's analyzers decide). Files that declare no Namespace at all say nothing either way: theirs count.
+_IN_MESH = """(w.proxied = 1 OR w.injection = 1 OR (w.injection IS NULL AND (
     EXISTS (SELECT 1 FROM namespace_info n WHERE n.name = w.namespace AND n.injection = 1)
     OR NOT EXISTS (SELECT 1 FROM namespace_info))))"""
 # The Services of a Deployment's namespace whose (non-empty) selector its pod template matches.
@@ -159,4 +159,26 @@ MSH504 = Check(
     examples=(_service("ext", "[{name: web, port: 80}]", "default", ", type: ExternalName, externalName: example.com"),
               _service("ext", "[{name: http, port: 80}]", "default", ", type: ExternalName, externalName: example.com")))
 
-CHECKS = (MSH205, MSH209, MSH210, MSH406, MSH502, MSH504)
+MSH407 = Check(
+    code="MSH407", severity=WARNING, istio_code="IST0103",
+    title="Pod in a namespace with sidecar injection runs without the Istio proxy",
+    reads=("Pod", "Namespace"), requires=("Pod",), skips_system_namespaces=True,
+    resolution="A Pod of a namespace labelled for injection (`istio-injection=enabled` or `istio.io/rev`) that has "
+               "no `istio-proxy` container (listed live, no injector status annotation), unless it opts out "
+               "(`sidecar.istio.io/inject: \"false\"`) or uses the host network. Restarting it usually injects it.",
+    sql="""
+        SELECT w.id AS object_id, 'spec.containers' AS path
+        FROM workload w JOIN namespace_info n ON n.name = w.namespace AND n.injection = 1
+        WHERE w.kind = 'Pod' AND w.proxied = 0 AND w.host_network = 0 AND coalesce(w.injection, 1) = 1""",
+    message="{path}: the Pod runs without the Istio proxy although its namespace injects it; restart it",
+    examples=(_deployment().split("---")[0] + """---
+kind: Pod
+metadata: {name: web-0, namespace: shop, labels: {app: web}}
+spec: {containers: [{name: web, image: web}]}
+""", _deployment().split("---")[0] + """---
+kind: Pod
+metadata: {name: web-0, namespace: shop, labels: {app: web}}
+spec: {containers: [{name: web, image: web}, {name: istio-proxy, image: proxyv2}]}
+"""))
+
+CHECKS = (MSH205, MSH209, MSH210, MSH406, MSH407, MSH502, MSH504)
