@@ -137,10 +137,6 @@ notes:
     C(summary.checks_skipped) says which did not run and why.
   - Objects are told apart by API group as well as kind; a Kubernetes Gateway API C(Gateway) is a valid target of
     a VirtualService gateway reference, never an Istio Gateway.
-seealso:
-  - name: Istio configuration analysis messages
-    description: The istioctl analyze codes the violations refer to.
-    link: https://istio.io/latest/docs/reference/config/analysis/
 """
 
 EXAMPLES = r"""
