@@ -56,7 +56,8 @@ def vs(name: str, hosts: List[str], routes: List[Dict[str, Any]], gateways: List
 
 
 def gateway(name: str, selector: Dict[str, str], port: int, hosts: List[str], **tls: Any) -> Dict[str, Any]:
-    server: Dict[str, Any] = {"port": {"number": port, "name": "p%d" % port, "protocol": "HTTPS" if tls else "HTTP"},
+    server: Dict[str, Any] = {"port": {"number": port, "name": ("https-%d" if tls else "http-%d") % port,
+                                       "protocol": "HTTPS" if tls else "HTTP"},
                               "hosts": hosts}
     if tls:
         server["tls"] = dict(mode="SIMPLE", **tls)

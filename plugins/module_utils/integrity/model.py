@@ -110,6 +110,7 @@ CREATE TABLE gateway_server (
     gateway_id INTEGER NOT NULL REFERENCES gateway(object_id) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
     port INTEGER,
+    port_name TEXT,
     protocol TEXT,
     certificate TEXT,
     UNIQUE (gateway_id, idx)
@@ -498,7 +499,8 @@ class MeshModel:
             server_id = self._new_id()
             staged.setdefault("gateway_server", []).append(
                 (server_id, object_id, index, doc.integer(port, "number", path + ".port"),
-                 (doc.text(port, "protocol", path + ".port") or "").upper(), certificate))
+                 doc.text(port, "name", path + ".port"), (doc.text(port, "protocol", path + ".port") or "").upper(),
+                 certificate))
             for host_index, host in enumerate(doc.texts(server, "hosts", path)):
                 scope, host_name = hosts.split_server_host(host, namespace)
                 staged.setdefault("server_host", []).append(

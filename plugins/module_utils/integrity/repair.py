@@ -66,6 +66,7 @@ MANUAL_REASONS = {
     "MSH504": "name the port after its protocol (not tcp) or set appProtocol",
     "MSH507": "add addresses to the ServiceEntry or use a protocol that carries a host name",
     "MSH508": "drop the workload selector, or move the Sidecar out of the root namespace",
+    "MSH509": "name the server port after its protocol",
     "MSH601": "set caCertificates (or a credentialName holding the CA) to verify the server",
     "MSH602": "set caCertificates (or a credentialName holding the CA) to verify the server",
     "MSH603": "replace the Secret's certificate and key",

@@ -27,8 +27,8 @@ kind: Gateway
 metadata: {name: %s, namespace: istio-system}
 spec:
   selector: {istio: ingressgateway}
-  servers: [{port: {number: %d, name: p%d, protocol: %s}, hosts: %s%s}]
-""" % (name, port, port, "HTTPS" if tls else "HTTP", hosts, tls_field)
+  servers: [{port: {number: %d, name: %s-%d, protocol: %s}, hosts: %s%s}]
+""" % (name, port, "https" if tls else "http", port, "HTTPS" if tls else "HTTP", hosts, tls_field)
 
 
 # The namespaces a Gateway's credentials are read from: those of the workloads it selects
@@ -217,4 +217,23 @@ spec:
   http: [{match: [{gateways: [istio-system/used]}], route: [{destination: {host: u.example.com}}]}]
 """))
 
-CHECKS = (MSH109, MSH201, MSH401, MSH403, MSH501, MSH603, MSH604)
+# The server protocols whose port names Kiali checks (others are left alone, as Kiali leaves them).
+_NAMED_PROTOCOLS = "'GRPC', 'GRPC-WEB', 'HTTP', 'HTTP2', 'HTTPS', 'MONGO', 'MYSQL', 'REDIS', 'TCP', 'TLS', 'UDP'"
+
+MSH509 = Check(
+    code="MSH509", severity=WARNING, kiali_code="KIA0601",
+    title="Gateway server port name does not start with its protocol",
+    reads=("Gateway",),
+    resolution="As Kiali reads a server port: its name must be the protocol (lower case) or `<protocol>-suffix`.",
+    sql="""
+        SELECT s.gateway_id AS object_id, 'spec.servers[' || s.idx || '].port.name' AS path,
+               coalesce(s.port_name, '') AS port_name, lower(s.protocol) AS protocol
+        FROM gateway_server s
+        WHERE s.protocol IN (""" + _NAMED_PROTOCOLS + """)
+          AND NOT (lower(coalesce(s.port_name, '')) = lower(s.protocol)
+                   OR substr(lower(coalesce(s.port_name, '')), 1, length(s.protocol) + 1) = lower(s.protocol) || '-')""",
+    message="{path} '{port_name}' should be '{protocol}' or '{protocol}-<suffix>'",
+    examples=(_gateway("gw", 8080, "[a.example.com]").replace("name: http-8080", "name: web"),
+              _gateway("gw", 8080, "[a.example.com]")))
+
+CHECKS = (MSH109, MSH201, MSH401, MSH403, MSH501, MSH509, MSH603, MSH604)
