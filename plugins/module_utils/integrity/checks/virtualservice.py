@@ -21,6 +21,15 @@ spec:
   selector: {istio: ingressgateway}
   servers: [{port: {number: 8080, name: http, protocol: HTTP}, hosts: [a.example.com]}]
 """
+def _edge_route(host: str, gateways: str) -> str:
+    """A VirtualService routing one host, bound to the given gateways, to reviews."""
+    return """
+kind: VirtualService
+metadata: {name: vs, namespace: default}
+spec: {hosts: [%s], gateways: [%s], http: [{route: [{destination: {host: reviews}}]}]}
+""" % (host, gateways)
+
+
 _REVIEWS_SUBSETS = """---
 kind: DestinationRule
 metadata: {name: reviews, namespace: default}
@@ -47,20 +56,13 @@ MSH101 = Check(
         WHERE instr(g.ref, '""" + INTERNAL_GATEWAY_MARK + """') = 0
           AND NOT EXISTS (SELECT 1 FROM kubernetes_gateway k WHERE k.ref_key = g.gateway_key)""",
     message="{path} references Gateway '{target}', which does not exist",
-    examples=(_SERVICE + """---
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [a.example.com], gateways: [nope], http: [{route: [{destination: {host: reviews}}]}]}
-""", _SERVICE + """---
+    examples=(_SERVICE + "---" + _edge_route("a.example.com", "nope"), _SERVICE + """---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: nope, namespace: default}
 spec: {gatewayClassName: istio, listeners: [{name: http, port: 80, protocol: HTTP}]}
 ---
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [a.example.com], gateways: [nope], http: [{route: [{destination: {host: reviews}}]}]}
-"""))
+""" + _edge_route("a.example.com", "nope")))
 
 MSH102 = Check(
     code="MSH102", severity=ERROR, istio_code="IST0101", kiali_code="KIA1101",
@@ -231,11 +233,7 @@ MSH107 = Check(
               JOIN gateway_server s ON s.id = sh.server_id
               WHERE h.vs_id = g.vs_id AND s.gateway_id = gw.object_id AND sh.scope IN ('*', v.namespace))""",
     message="{path}: none of the hosts ({hosts}) is served by Gateway '{target}' for this namespace",
-    examples=(_SERVICE + _GATEWAY + """---
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [b.example.com], gateways: [istio-system/gw], http: [{route: [{destination: {host: reviews}}]}]}
-""", _SERVICE + """
+    examples=(_SERVICE + _GATEWAY + "---" + _edge_route("b.example.com", "istio-system/gw"), _SERVICE + """
 ---
 kind: Gateway
 metadata: {name: gw, namespace: istio-system}
@@ -243,10 +241,7 @@ spec:
   selector: {istio: ingressgateway}
   servers: [{port: {number: 8080, name: http, protocol: HTTP}, hosts: ["default/*.example.com"]}]
 ---
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [b.example.com], gateways: [istio-system/gw], http: [{route: [{destination: {host: reviews}}]}]}
-"""))
+""" + _edge_route("b.example.com", "istio-system/gw")))
 
 MSH108 = Check(
     code="MSH108", severity=ERROR,
@@ -297,10 +292,7 @@ kind: Gateway
 metadata: {name: web, namespace: istio-system}
 spec: {gatewayClassName: istio, listeners: [{name: http, port: 80, protocol: HTTP}]}
 ---
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [a.example.com], gateways: [istio-system/web], http: [{route: [{destination: {host: reviews}}]}]}
-"""))
+""" + _edge_route("a.example.com", "istio-system/web")))
 
 MSH111 = Check(
     code="MSH111", severity=WARNING, istio_code="IST0140",
@@ -351,15 +343,7 @@ MSH113 = Check(
         FROM vs_gateway g
         WHERE g.path IS NOT NULL AND instr(g.ref, '/') = 0 AND instr(g.ref, '.') > 0""",
     message="{path} '{ref}': write it as '{target}'",
-    examples=(_SERVICE + _GATEWAY + """---
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [a.example.com], gateways: [gw.istio-system], http: [{route: [{destination: {host: reviews}}]}]}
-""", _SERVICE + _GATEWAY + """---
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec: {hosts: [a.example.com], gateways: [istio-system/gw], http: [{route: [{destination: {host: reviews}}]}]}
-"""))
+    examples=(_SERVICE + _GATEWAY + "---" + _edge_route("a.example.com", "gw.istio-system"), _SERVICE + _GATEWAY + "---" + _edge_route("a.example.com", "istio-system/gw")))
 
 MSH114 = Check(
     code="MSH114", severity=ERROR, kiali_code="KIA1103",
