@@ -73,9 +73,10 @@ def service(name: str, namespace: str, ports: List[Dict[str, Any]], selector: Di
 
 
 def deployment(name: str, namespace: str, labels: Dict[str, str]) -> Dict[str, Any]:
+    container = {"name": "app", "image": "x", "ports": [{"containerPort": 80}]}
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
-            "spec": {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels},
-                                                                       "spec": {"containers": [{"name": "app", "image": "x", "ports": [{"containerPort": 80}]}]}}}}
+            "spec": {"selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}}}}
 
 
 def dr(name: str, namespace: str, host: str, subsets: List[str]) -> Dict[str, Any]:

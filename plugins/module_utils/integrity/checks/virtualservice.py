@@ -21,6 +21,8 @@ spec:
   selector: {istio: ingressgateway}
   servers: [{port: {number: 8080, name: http, protocol: HTTP}, hosts: [a.example.com]}]
 """
+
+
 def _edge_route(host: str, gateways: str) -> str:
     """A VirtualService routing one host, bound to the given gateways, to reviews."""
     return """
@@ -343,7 +345,8 @@ MSH113 = Check(
         FROM vs_gateway g
         WHERE g.path IS NOT NULL AND instr(g.ref, '/') = 0 AND instr(g.ref, '.') > 0""",
     message="{path} '{ref}': write it as '{target}'",
-    examples=(_SERVICE + _GATEWAY + "---" + _edge_route("a.example.com", "gw.istio-system"), _SERVICE + _GATEWAY + "---" + _edge_route("a.example.com", "istio-system/gw")))
+    examples=(_SERVICE + _GATEWAY + "---" + _edge_route("a.example.com", "gw.istio-system"),
+              _SERVICE + _GATEWAY + "---" + _edge_route("a.example.com", "istio-system/gw")))
 
 MSH114 = Check(
     code="MSH114", severity=ERROR, kiali_code="KIA1103",
