@@ -55,6 +55,7 @@ MODELLED_KINDS = ISTIO_KINDS + SECURITY_KINDS + ("Service", "Secret", "Namespace
 # Istio's control-plane namespace (``istio_namespace``) is always one too.
 DEFAULT_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "local-path-storage")
 DEFAULT_ISTIO_NAMESPACE = "istio-system"
+NOT_CREATED_YET = "~"  # sorts after every RFC 3339 timestamp
 
 # Protocols Istio recognises as a Service port name prefix or appProtocol (protocol selection).
 PORT_NAME_PROTOCOLS = ("grpc-web", "grpc", "http2", "https", "http_proxy", "http", "mongo", "mysql", "redis", "tcp",
@@ -438,7 +439,9 @@ class MeshModel:
         if kind not in ("Secret", "Namespace", KUBERNETES_GATEWAY):
             in_scope = self.scope is None or self.scope(kind, namespace, labels)
             managed = labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
-            created = _timestamp(metadata.get("creationTimestamp"))
+            # An object without creationTimestamp is about to be created (rendered, or from files beside a
+            # live scan): it is the newest party of any conflict with what exists.
+            created = _timestamp(metadata.get("creationTimestamp")) or NOT_CREATED_YET
             self._rows.setdefault("object", []).append(
                 (object_id, kind, namespace, name, int(managed), int(in_scope), created, source))
         return kind

@@ -416,3 +416,18 @@ metadata: {name: %s, namespace: shop}
 spec: {selector: {app: web}, ports: [{name: %s, port: 53, protocol: %s}]}
 """ % (name, name, protocol) for name, protocol in (("dns", "UDP"), ("tcp-dns", "TCP")))
     assert bool(found(run(text), "MSH209")) is flagged
+
+
+def test_an_object_not_created_yet_is_the_newer_party_of_a_clash():
+    result = run("""
+kind: VirtualService
+metadata: {name: about-to-be-written, namespace: default}
+spec: {hosts: [a.example.com], http: [{redirect: {uri: /a}}]}
+---
+kind: VirtualService
+metadata: {name: existing, namespace: default, creationTimestamp: "2024-01-01T00:00:00Z"}
+spec: {hosts: [a.example.com], http: [{redirect: {uri: /a}}]}
+""")
+    by_name = {v["name"]: v for v in found(result, "MSH202")}
+    assert by_name["about-to-be-written"]["repair_target"] and not by_name["existing"]["repair_target"]
+    assert "already claimed by an older VirtualService" in by_name["about-to-be-written"]["message"]
