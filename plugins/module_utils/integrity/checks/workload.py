@@ -125,7 +125,7 @@ MSH406 = Check(
 
 MSH502 = Check(
     code="MSH502", severity=INFO, istio_code="IST0118", kiali_code="KIA0601",
-    title="Service port name does not follow <protocol>[-suffix] and appProtocol names no protocol",
+    title="Service port name does not follow `<protocol>[-suffix]` and appProtocol names no protocol",
     reads=("Service",), skips_system_namespaces=True,
     resolution="Istio reads a port's protocol from `appProtocol` when set, else from the name's prefix (`http`, "
                "`http2`, `https`, `grpc`, `grpc-web`, `tcp`, `tls`, `udp`, `mongo`, `mysql`, `redis`, "
