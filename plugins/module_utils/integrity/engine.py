@@ -92,10 +92,8 @@ class Analysis:
         return kind in self.model.scanned
 
     def _related(self, row: Dict[str, Any]) -> List[Dict[str, Any]]:
-        """The other parties a row names: ``related_id`` or the comma-separated ``related_ids``."""
+        """The other parties a row names in ``related_ids`` (comma-separated)."""
         ids = [int(i) for i in str(row.get("related_ids") or "").split(",") if i]
-        if row.get("related_id"):
-            ids.insert(0, row["related_id"])
         related = []
         for object_id in dict.fromkeys(ids):
             other = self.objects[object_id]

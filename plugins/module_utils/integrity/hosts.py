@@ -30,17 +30,6 @@ def resolve_host(host: str, namespace: str, domain: str = DEFAULT_DOMAIN) -> str
     return service_fqdn(host, namespace, domain)
 
 
-def near_forms(host: str, domain: str = DEFAULT_DOMAIN) -> List[str]:
-    """Registry names a user probably meant when a dotted host is not found.
-
-    ``reviews.default`` is literal for Istio, but people mean
-    ``reviews.default.svc.cluster.local``.
-    """
-    if host.startswith("*") or host.endswith("." + domain):
-        return []
-    return [host + ".svc." + domain, host + "." + domain]
-
-
 def lookup_keys(host: str) -> List[str]:
     """The host itself and every wildcard that covers it on a label boundary.
 

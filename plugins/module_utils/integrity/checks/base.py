@@ -8,8 +8,8 @@ least ``object_id`` (the object at fault) and ``path`` (the field), plus the
 columns its message template names. Optional columns:
 
 * ``hint``: appended to the message;
-* ``related_id`` / ``related_path``, or ``related_ids`` (comma-separated):
-  the other parties of a conflict, each named in the finding;
+* ``related_ids`` (comma-separated) and ``related_path``: the other parties
+  of a conflict, or the object a reference reaches, each named in the finding;
 * ``repair_target``: for conflicts, 1 on the party a repair changes (the newer);
 * ``severity``, ``istio_code``, ``kiali_code``: override the check's defaults
   for this row ('' drops the equivalent code where that tool would not report);
@@ -62,12 +62,6 @@ def exports_intersect(a: str, b: str) -> str:
     """SQL: two objects are visible from at least one common namespace."""
     return ("EXISTS (SELECT 1 FROM export ea JOIN export eb ON ea.namespace = eb.namespace "
             "OR ea.namespace = '*' OR eb.namespace = '*' WHERE ea.object_id = %s AND eb.object_id = %s)" % (a, b))
-
-
-def hosts_overlap(a: str, b: str) -> str:
-    """SQL: two hosts are equal or one wildcard covers the other (on label boundaries)."""
-    return ("EXISTS (SELECT 1 FROM host_key k WHERE (k.host = {a} AND k.key = {b}) OR (k.host = {b} AND k.key = {a}))"
-            .format(a=a, b=b))
 
 
 def registry_covers(host_column: str, namespace_column: str) -> str:

@@ -263,50 +263,51 @@ metadata: {name: reviews, namespace: default}
 spec: {host: reviews, trafficPolicy: {connectionPool: {tcp: {maxConnections: 10}}, tls: {mode: ISTIO_MUTUAL}}}
 """))
 
-MSH606 = Check(
-    code="MSH606", severity=ERROR, kiali_code="KIA0205",
-    title="Mesh-wide DestinationRule enables mTLS but no mesh-wide PeerAuthentication does",
-    reads=("DestinationRule", "PeerAuthentication"), requires=("PeerAuthentication",),
-    resolution=(_MTLS_RESOLUTION + "A mesh-wide rule with ISTIO_MUTUAL needs a mesh-wide PeerAuthentication in "
-                "STRICT or PERMISSIVE mode."),
-    sql=_MTLS_SQL + "t.mode = 'ISTIO_MUTUAL' AND " + _MESH_WIDE + " AND NOT " + _MESH_PA % _ENABLING,
-    message="{path} {mode} for '{raw_host}' but no mesh-wide PeerAuthentication enables mutual TLS",
-    examples=_mtls_examples("*.local", "ISTIO_MUTUAL", _peer_authentication("istio-system", "DISABLE"),
-                            _peer_authentication("istio-system", "STRICT")))
 
-MSH607 = Check(
-    code="MSH607", severity=ERROR, kiali_code="KIA0206",
-    title="Namespace-wide DestinationRule enables mTLS but no PeerAuthentication does",
-    reads=("DestinationRule", "PeerAuthentication"), requires=("PeerAuthentication",),
-    resolution=(_MTLS_RESOLUTION + "A namespace-wide rule with ISTIO_MUTUAL needs a namespace-wide or mesh-wide "
-                "PeerAuthentication in STRICT or PERMISSIVE mode."),
-    sql=(_MTLS_SQL + "t.mode = 'ISTIO_MUTUAL' AND " + _NAMESPACE_WIDE + " AND NOT " + _NAMESPACE_PA % _ENABLING
-         + " AND NOT " + _MESH_PA % _ENABLING),
-    message="{path} {mode} for '{raw_host}' but no PeerAuthentication of the namespace or mesh enables mutual TLS",
-    examples=_mtls_examples("*.shop.svc.cluster.local", "ISTIO_MUTUAL", _peer_authentication("shop", "DISABLE"),
-                            _peer_authentication("shop", "PERMISSIVE")))
+def _mtls_check(code: str, kiali_code: str, title: str, rule: str, condition: str, message: str,
+                examples: tuple) -> Check:
+    """A check of a mesh- or namespace-wide DestinationRule's TLS mode against the PeerAuthentications."""
+    return Check(code=code, severity=ERROR, kiali_code=kiali_code, title=title,
+                 reads=("DestinationRule", "PeerAuthentication"), requires=("PeerAuthentication",),
+                 resolution=_MTLS_RESOLUTION + rule, sql=_MTLS_SQL + condition,
+                 message="{path} {mode} for '{raw_host}' " + message, examples=examples)
 
-MSH608 = Check(
-    code="MSH608", severity=ERROR, kiali_code="KIA0207",
-    title="Namespace-wide DestinationRule disables mTLS where a PeerAuthentication requires it",
-    reads=("DestinationRule", "PeerAuthentication"), requires=("PeerAuthentication",),
-    resolution=(_MTLS_RESOLUTION + "A namespace-wide rule with DISABLE while the namespace's PeerAuthentication, or "
-                "the mesh's when the namespace has none, is STRICT: clients send plain text servers refuse."),
-    sql=(_MTLS_SQL + "t.mode = 'DISABLE' AND " + _NAMESPACE_WIDE + " AND (" + _NAMESPACE_PA % "'STRICT'"
-         + " OR (NOT EXISTS (SELECT 1 FROM peer_authentication pa WHERE pa.namespace = o.namespace AND pa.selects = 0)"
-         + " AND " + _MESH_PA % "'STRICT'" + "))"),
-    message="{path} {mode} for '{raw_host}' while a PeerAuthentication requires mutual TLS (STRICT): make it PERMISSIVE",
-    examples=_mtls_examples("*.shop.svc.cluster.local", "DISABLE", _peer_authentication("shop", "STRICT"),
-                            _peer_authentication("shop", "PERMISSIVE")))
 
-MSH609 = Check(
-    code="MSH609", severity=ERROR, kiali_code="KIA0208",
-    title="Mesh-wide DestinationRule disables mTLS where the mesh-wide PeerAuthentication requires it",
-    reads=("DestinationRule", "PeerAuthentication"), requires=("PeerAuthentication",),
-    resolution=_MTLS_RESOLUTION + "A mesh-wide rule with DISABLE while the mesh-wide PeerAuthentication is STRICT.",
-    sql=_MTLS_SQL + "t.mode = 'DISABLE' AND " + _MESH_WIDE + " AND " + _MESH_PA % "'STRICT'",
-    message="{path} {mode} for '{raw_host}' while the mesh-wide PeerAuthentication requires mutual TLS: make it PERMISSIVE",
-    examples=_mtls_examples("*.local", "DISABLE", _peer_authentication("istio-system", "STRICT"),
-                            _peer_authentication("istio-system", "PERMISSIVE")))
+MSH606 = _mtls_check(
+    "MSH606", "KIA0205", "Mesh-wide DestinationRule enables mTLS but no mesh-wide PeerAuthentication does",
+    "A mesh-wide rule with ISTIO_MUTUAL needs a mesh-wide PeerAuthentication in STRICT or PERMISSIVE mode.",
+    "t.mode = 'ISTIO_MUTUAL' AND " + _MESH_WIDE + " AND NOT " + _MESH_PA % _ENABLING,
+    "but no mesh-wide PeerAuthentication enables mutual TLS",
+    _mtls_examples("*.local", "ISTIO_MUTUAL", _peer_authentication("istio-system", "DISABLE"),
+                   _peer_authentication("istio-system", "STRICT")))
+
+MSH607 = _mtls_check(
+    "MSH607", "KIA0206", "Namespace-wide DestinationRule enables mTLS but no PeerAuthentication does",
+    "A namespace-wide rule with ISTIO_MUTUAL needs a namespace-wide or mesh-wide PeerAuthentication in STRICT or "
+    "PERMISSIVE mode.",
+    ("t.mode = 'ISTIO_MUTUAL' AND " + _NAMESPACE_WIDE + " AND NOT " + _NAMESPACE_PA % _ENABLING
+     + " AND NOT " + _MESH_PA % _ENABLING),
+    "but no PeerAuthentication of the namespace or mesh enables mutual TLS",
+    _mtls_examples("*.shop.svc.cluster.local", "ISTIO_MUTUAL", _peer_authentication("shop", "DISABLE"),
+                   _peer_authentication("shop", "PERMISSIVE")))
+
+MSH608 = _mtls_check(
+    "MSH608", "KIA0207", "Namespace-wide DestinationRule disables mTLS where a PeerAuthentication requires it",
+    "A namespace-wide rule with DISABLE while the namespace's PeerAuthentication, or the mesh's when the namespace "
+    "has none, is STRICT: clients send plain text servers refuse.",
+    ("t.mode = 'DISABLE' AND " + _NAMESPACE_WIDE + " AND (" + _NAMESPACE_PA % "'STRICT'"
+     + " OR (NOT EXISTS (SELECT 1 FROM peer_authentication pa WHERE pa.namespace = o.namespace AND pa.selects = 0)"
+     + " AND " + _MESH_PA % "'STRICT'" + "))"),
+    "while a PeerAuthentication requires mutual TLS (STRICT): make it PERMISSIVE",
+    _mtls_examples("*.shop.svc.cluster.local", "DISABLE", _peer_authentication("shop", "STRICT"),
+                   _peer_authentication("shop", "PERMISSIVE")))
+
+MSH609 = _mtls_check(
+    "MSH609", "KIA0208", "Mesh-wide DestinationRule disables mTLS where the mesh-wide PeerAuthentication requires it",
+    "A mesh-wide rule with DISABLE while the mesh-wide PeerAuthentication is STRICT.",
+    "t.mode = 'DISABLE' AND " + _MESH_WIDE + " AND " + _MESH_PA % "'STRICT'",
+    "while the mesh-wide PeerAuthentication requires mutual TLS: make it PERMISSIVE",
+    _mtls_examples("*.local", "DISABLE", _peer_authentication("istio-system", "STRICT"),
+                   _peer_authentication("istio-system", "PERMISSIVE")))
 
 CHECKS = (MSH106, MSH203, MSH402, MSH503, MSH601, MSH602, MSH605, MSH606, MSH607, MSH608, MSH609)
