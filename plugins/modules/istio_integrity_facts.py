@@ -40,13 +40,45 @@ attributes:
 options:
   src:
     description:
-      - Manifest files or directories to load. Directories are read recursively for C(.yaml), C(.yml) and
-        C(.json) files; files may hold several YAML documents and C(List) kinds.
+      - Manifest files, directories or glob patterns (V(manifests/**/*.yaml)) to load. Directories are read
+        recursively for C(.yaml), C(.yml) and C(.json) files; files may hold several YAML documents and C(List)
+        kinds.
+      - A relative path is found on the controller as C(kubernetes.core.k8s) finds O(src), in the role's
+        C(files) directory, the role, the playbook's C(files) directory, then the playbook directory. When the
+        play runs on a remote host, the files are copied to it for the check.
       - Documents of kinds the checks do not read are ignored and counted; unusable documents are skipped
         and reported with their file and document number.
+      - A path that does not exist, or a pattern that matches nothing, fails the task naming it.
     type: list
     elements: path
     default: []
+  base_dir:
+    description:
+      - Directory that the C(file) of each finding is relative to (the repository root in a CI pipeline, so
+        that code scanning can place the findings).
+      - Defaults to the directory a relative O(src) was found in, so a finding reads as the path was given
+        (C(manifests/vs.yaml)); files given by absolute path are shown absolute.
+    type: path
+  suppress:
+    description:
+      - Findings not to count, each as C(CODE) or C(CODE=Kind name.namespace), the form C(istioctl analyze -S)
+        takes. C(CODE) is one of our codes or an C(istioctl analyze) or Kiali code; both parts take shell
+        globs (V(MSH5*=Service *.legacy), V(IST0118=*)).
+      - Objects can carry their own suppressions, Istio's annotation C(galley.istio.io/analyze-suppress)
+        (IST codes, honoured for findings that carry those codes) and C(meshops.io/integrity-suppress) (our
+        codes); V(*) in either suppresses all.
+      - Suppressed findings are not counted toward C(summary.errors) and C(summary.warnings) and get no
+        repair action; they are returned in C(suppressed) with the reason.
+    type: list
+    elements: str
+    default: []
+  baseline:
+    description:
+      - An earlier report of this module, its JSON facts (C(integrity.json)) or its SARIF log, to compare with.
+        Each finding gets C(baseline) V(new), V(unchanged) or V(updated) by fingerprint, and
+        C(baseline_absent) lists the earlier findings that are gone.
+      - A relative path is found on the controller as O(src) is.
+    type: path
   live:
     description:
       - Read the objects from the cluster given by the connection options.
@@ -150,6 +182,14 @@ EXAMPLES = r"""
       - "{{ playbook_dir }}/manifests/"
     default_namespace: bookinfo
 
+- name: In a pull-request pipeline, fail on findings that are new since the main branch's report only
+  meshops.istio_integrity.istio_integrity_facts:
+    src: [manifests/]
+    base_dir: "{{ lookup('ansible.builtin.env', 'PWD') }}"
+    baseline: reports/main/integrity.sarif
+    suppress:
+      - MSH502=Service *.legacy
+
 - name: Check two namespaces of a cluster, only our team's objects, without the hygiene checks
   meshops.istio_integrity.istio_integrity_facts:
     context: prod-eu
@@ -185,6 +225,9 @@ ansible_facts:
           sample:
             consistent: false
             complete: true
+            suppressed: 1
+            suppressed_by_code: {MSH502: 1}
+            new: {error: 1, warning: 0, info: 0}
             incomplete_reasons: []
             violations: 2
             errors: 1
@@ -200,6 +243,10 @@ ansible_facts:
               that tool would not report this finding.
             - For a conflict every party gets a violation; C(related) names the other parties, and
               C(repair_target) says whether the repair plan changes this party (the newer ones) or not.
+            - From files, C(file), C(line) and C(column) give where the object starts and C(field_line),
+              C(field_column) where the offending field is; C(message) then begins with C(file:line:column).
+            - C(fingerprint) identifies the finding across commits (code, object, field without list positions,
+              target), whatever file or line it is on; C(baseline) is set when O(baseline) is given.
           returned: always
           type: list
           elements: dict
@@ -220,8 +267,27 @@ ansible_facts:
               target: bookinfo/main
               related: []
               managed: true
-              source: cluster
+              source: manifests/vs.yaml#1
+              file: manifests/vs.yaml
+              line: 1
+              column: 1
+              field_line: 9
+              field_column: 5
+              fingerprint: 3f0c2a1b9d8e7f6a5b4c3d2e1f0a9b8c
+              baseline: new
               repair: A1
+        suppressed:
+          description:
+            - Findings that a suppression annotation or O(suppress) silenced, shaped as C(violations), each with
+              C(suppressed_by) naming the annotation or rule.
+          returned: always
+          type: list
+          elements: dict
+        baseline_absent:
+          description: Findings of the O(baseline) that are gone (C(fingerprint), C(severity), C(message)).
+          returned: when O(baseline) is given
+          type: list
+          elements: dict
         repair_plan:
           description:
             - At most one action per object. C(action) is C(delete), C(create) (with C(manifest)),
@@ -282,6 +348,9 @@ def main() -> None:
                                default=["kube-system", "kube-public", "kube-node-lease", "local-path-storage"]),
         max_file_size=dict(type="int", default=16 * 1024 * 1024),
         page_size=dict(type="int", default=500),
+        base_dir=dict(type="path"),
+        suppress=dict(type="list", elements="str", default=[]),
+        baseline=dict(type="path"),
     )
     argument_spec.update(CONNECTION_ARG_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -9,7 +9,7 @@ import re
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import repair
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import repair, triage
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
     DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, WORKLOAD_KINDS, MeshModel)
 
@@ -46,7 +46,8 @@ class Analysis:
     def __init__(self, model: MeshModel, checks: Sequence[catalogue.Check],
                  scanned_namespaces: Optional[Iterable[str]] = None,
                  system_namespaces: Iterable[str] = DEFAULT_SYSTEM_NAMESPACES,
-                 istio_namespace: str = DEFAULT_ISTIO_NAMESPACE) -> None:
+                 istio_namespace: str = DEFAULT_ISTIO_NAMESPACE,
+                 suppress: Sequence[triage.SuppressionRule] = ()) -> None:
         self.model = model.finish()
         self.parameters = {"domain": model.domain, "root_namespace": istio_namespace}
         self.checks = checks
@@ -63,6 +64,15 @@ class Analysis:
             self._run(check)
         self.violations.sort(key=lambda v: (catalogue.SEVERITY_ORDER[v["severity"]], v["code"],
                                             v["namespace"], v["name"], v["path"]))
+        triage.assign_fingerprints(self.violations)
+        self.violations, self.suppressed = triage.split_suppressed(self.violations, self._annotations(), list(suppress))
+
+    def _annotations(self) -> Dict[int, Dict[str, set]]:
+        """Object id -> suppression annotation -> codes."""
+        annotations: Dict[int, Dict[str, set]] = {}
+        for object_id, annotation, code in self.model.db.execute("SELECT object_id, annotation, code FROM suppression"):
+            annotations.setdefault(object_id, {}).setdefault(annotation, set()).add(code)
+        return annotations
 
     def _run(self, check: catalogue.Check) -> None:
         missing = [kind for kind in check.requires if not self._scanned(kind)]
@@ -98,7 +108,8 @@ class Analysis:
         for object_id in dict.fromkeys(ids):
             other = self.objects[object_id]
             related.append({"kind": other["kind"], "namespace": other["namespace"], "name": other["name"],
-                            "path": row.get("related_path") or "", "managed": bool(other["managed"])})
+                            "path": row.get("related_path") or "", "managed": bool(other["managed"]),
+                            "source": other["source"]})
         return sorted(related, key=lambda r: (r["kind"], r["namespace"], r["name"]))
 
     def _violation(self, check: catalogue.Check, subject: Dict[str, Any], row: Dict[str, Any]) -> Dict[str, Any]:
@@ -146,6 +157,9 @@ def summarize(analysis: Analysis, incomplete_reasons: Sequence[str], skipped_doc
         by_severity[violation["severity"]] += 1
         by_code[violation["code"]] = by_code.get(violation["code"], 0) + 1
     complete = not incomplete_reasons
+    suppressed_by_code: Dict[str, int] = {}
+    for violation in analysis.suppressed:
+        suppressed_by_code[violation["code"]] = suppressed_by_code.get(violation["code"], 0) + 1
     return {
         "consistent": complete and by_severity[catalogue.ERROR] == 0 and by_severity[catalogue.WARNING] == 0,
         "complete": complete,
@@ -156,6 +170,8 @@ def summarize(analysis: Analysis, incomplete_reasons: Sequence[str], skipped_doc
         "infos": by_severity[catalogue.INFO],
         "by_severity": by_severity,
         "by_code": dict(sorted(by_code.items())),
+        "suppressed": len(analysis.suppressed),
+        "suppressed_by_code": dict(sorted(suppressed_by_code.items())),
         "scanned": dict(sorted(analysis.model.scanned.items())),
         "ignored_kinds": dict(sorted(ignored_kinds.items())),
         "skipped_documents": skipped_documents,
@@ -170,15 +186,21 @@ def analyze(model: MeshModel, codes: Optional[Iterable[str]] = None, skip: Optio
             skipped_documents: int = 0, ignored_kinds: Optional[Dict[str, int]] = None,
             gateway_selector: Optional[Dict[str, str]] = None, include_objects: bool = True,
             system_namespaces: Iterable[str] = DEFAULT_SYSTEM_NAMESPACES,
-            istio_namespace: str = DEFAULT_ISTIO_NAMESPACE) -> Dict[str, Any]:
-    """The whole result the facts module returns: summary, violations, repair plan."""
-    analysis = Analysis(model, select_checks(codes, skip), scanned_namespaces, system_namespaces, istio_namespace)
+            istio_namespace: str = DEFAULT_ISTIO_NAMESPACE,
+            suppress: Sequence[triage.SuppressionRule] = ()) -> Dict[str, Any]:
+    """The whole result the facts module returns: summary, violations, suppressed findings, repair plan.
+
+    Suppressed findings get no repair action: they are known exceptions.
+    """
+    analysis = Analysis(model, select_checks(codes, skip), scanned_namespaces, system_namespaces, istio_namespace,
+                        suppress)
     plan = repair.plan(analysis.model, analysis.violations, gateway_selector)
-    for violation in analysis.violations:
+    for violation in analysis.violations + analysis.suppressed:
         del violation["object_id"]
     result = {
         "summary": summarize(analysis, incomplete_reasons, skipped_documents, ignored_kinds or {}),
         "violations": analysis.violations,
+        "suppressed": analysis.suppressed,
         "repair_plan": plan,
     }
     if include_objects:

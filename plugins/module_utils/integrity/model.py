@@ -33,6 +33,8 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources im
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import certificates, hosts, re2
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+# Codes a user silenced on an object: Istio's annotation for IST codes, ours for our codes ('*': all).
+SUPPRESS_ANNOTATIONS = ("galley.istio.io/analyze-suppress", "meshops.io/integrity-suppress")
 MANAGED_BY_VALUE = "meshops.istio_integrity"
 EXPORT_ANNOTATION = "networking.istio.io/exportTo"
 INJECT_KEY = "sidecar.istio.io/inject"
@@ -77,6 +79,12 @@ CREATE TABLE object (
     source TEXT NOT NULL,
     UNIQUE (kind, namespace, name)
 );
+CREATE TABLE suppression (
+    object_id INTEGER NOT NULL REFERENCES object(id) ON DELETE CASCADE,
+    annotation TEXT NOT NULL,
+    code TEXT NOT NULL,
+    PRIMARY KEY (object_id, annotation, code)
+) WITHOUT ROWID;
 CREATE TABLE export (
     object_id INTEGER NOT NULL REFERENCES object(id) ON DELETE CASCADE,
     namespace TEXT NOT NULL,
@@ -430,6 +438,7 @@ class MeshModel:
             raise DuplicateObject("%s %s/%s is already defined by %s" % (kind, namespace, name, self._identities[identity]))
         staged: Dict[str, List[Tuple[Any, ...]]] = {}
         object_id = self._new_id()
+        suppressions = _suppressions(object_id, metadata) if metadata.get("annotations") else []
         # Rows are staged and merged only once the whole object parsed (ids skipped by a failure are harmless).
         self._loaders.get(kind, self._load_workload)(staged, object_id, namespace, name, metadata, obj)
         self._identities[identity] = source
@@ -444,6 +453,8 @@ class MeshModel:
             created = _timestamp(metadata.get("creationTimestamp")) or NOT_CREATED_YET
             self._rows.setdefault("object", []).append(
                 (object_id, kind, namespace, name, int(managed), int(in_scope), created, source))
+            if suppressions:
+                self._rows.setdefault("suppression", []).extend(suppressions)
         return kind
 
     def hide(self, kind: str, namespace: str, name: str) -> None:
@@ -753,7 +764,7 @@ class MeshModel:
         """Insert the staged rows and build the derived tables (idempotent)."""
         if self._finished:
             return self
-        order = ("object", "export", "object_selector", "namespace_info", "gateway", "kubernetes_gateway",
+        order = ("object", "suppression", "export", "object_selector", "namespace_info", "gateway", "kubernetes_gateway",
                  "kubernetes_gateway_host",
                  "gateway_server", "server_host", "server_credential", "vs_host", "vs_gateway", "route", "route_match",
                  "invalid_regex",
@@ -778,3 +789,12 @@ class MeshModel:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _suppressions(object_id: int, metadata: Dict[str, Any]) -> List[Tuple[int, str, str]]:
+    """(object, annotation, code) rows of the suppression annotations an object carries."""
+    annotations = doc.labels(metadata, "annotations", "metadata")
+    return [(object_id, annotation, code)
+            for annotation in SUPPRESS_ANNOTATIONS
+            for code in dict.fromkeys(part.strip().upper() for part in annotations.get(annotation, "").split(","))
+            if code]

@@ -9,12 +9,15 @@ out as ``RunError`` with a message that says what to change.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import engine, label_selector
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import engine, label_selector, triage
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files as sources
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.locations import Locator
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
     DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, ISTIO_KINDS, KUBERNETES_GATEWAY, MeshModel)
 
@@ -40,6 +43,9 @@ class IntegrityRequest:
     include_objects: bool = True
     max_file_size: int = sources.DEFAULT_MAX_FILE_SIZE
     page_size: int = 500
+    suppress: List[str] = field(default_factory=list)
+    baseline: Optional[str] = None
+    base_dir: Optional[str] = None
     connection: Dict[str, Any] = field(default_factory=dict)
     # In-memory objects loaded before any other source (what is about to be applied), and
     # identities (kind, namespace, name) to treat as deleted: both take precedence over live copies.
@@ -67,6 +73,26 @@ class IntegrityRequest:
         bad = [key for key, value in self.gateway_selector.items() if not isinstance(value, str) or not value]
         if bad:
             raise RunError("'gateway_selector' values must be non-empty strings (check %s)" % ", ".join(map(str, bad)))
+
+    def suppression_rules(self) -> List[triage.SuppressionRule]:
+        try:
+            return [triage.parse_rule(rule) for rule in self.suppress]
+        except ValueError as error:
+            raise RunError("'suppress': %s" % error) from None
+
+    def baseline_findings(self) -> Optional[Dict[str, Dict[str, str]]]:
+        """The earlier report's findings by fingerprint, or None without a baseline."""
+        if not self.baseline:
+            return None
+        try:
+            with open(self.baseline, "rb") as handle:
+                text = handle.read().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise RunError("'baseline': cannot read %s: %s" % (self.baseline, getattr(error, "strerror", None) or error)) from None
+        try:
+            return triage.read_baseline(text, self.baseline)
+        except ValueError as error:
+            raise RunError("'baseline': %s" % error) from None
 
     def selected_codes(self) -> List[str]:
         try:
@@ -97,12 +123,32 @@ def live_kinds(codes: List[str]) -> List[str]:
     return kinds
 
 
+@contextlib.contextmanager
+def _without_gc() -> Iterator[None]:
+    """Loading builds millions of acyclic containers: generational GC scans them again and again for nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def run_integrity(request: IntegrityRequest) -> Dict[str, Any]:
     """Load every source into one model and analyse it."""
+    with _without_gc():
+        return _run(request)
+
+
+def _run(request: IntegrityRequest) -> Dict[str, Any]:
     request.validate()
     codes = request.selected_codes()
+    rules = request.suppression_rules()
+    baseline = request.baseline_findings()
     model = MeshModel(request.domain, request.default_namespace, request.scope())
     report = sources.LoadReport()
+    locator = Locator(report.places, request.base_dir)
     incomplete: List[str] = []
     scanned_namespaces = None
     for identity in request.hidden:
@@ -125,16 +171,25 @@ def run_integrity(request: IntegrityRequest) -> Dict[str, Any]:
             if request.assume_istio_defaults:
                 # What every Istio install has is not in the files: assume it, as istioctl does offline.
                 model.assume_istio_defaults(request.istio_namespace)
+        for entry in report.skipped:
+            entry["source"] = locator.display_source(entry["source"])
         incomplete += ["%s%s: %s" % (entry["source"], _document(entry), entry["reason"]) for entry in report.skipped]
         result = engine.analyze(model, codes=codes, scanned_namespaces=scanned_namespaces,
                                 incomplete_reasons=incomplete, skipped_documents=len(report.skipped),
                                 ignored_kinds=report.ignored_kinds, gateway_selector=request.gateway_selector,
                                 include_objects=request.include_objects,
                                 system_namespaces=request.system_namespaces,
-                                istio_namespace=request.istio_namespace)
+                                istio_namespace=request.istio_namespace, suppress=rules)
         result["summary"]["notes"] = notes
     finally:
         model.close()
+    locator.annotate(result["violations"])
+    locator.annotate(result["suppressed"])
+    if baseline is not None:
+        result["baseline_absent"] = triage.compare_to_baseline(result["violations"] + result["suppressed"], baseline)
+        new = [violation for violation in result["violations"] if violation["baseline"] == "new"]
+        result["summary"]["new"] = {severity: sum(1 for v in new if v["severity"] == severity)
+                                    for severity in ("error", "warning", "info")}
     result["skipped"] = report.skipped
     result["checks"] = [{"code": check.code, "severity": check.severity, "title": check.title,
                          "istio_code": check.istio_code, "kiali_code": check.kiali_code}

@@ -5,16 +5,19 @@
 
 Nothing a file contains raises: each unusable document is recorded as a skip
 naming the file and the document number, and the scan is then incomplete.
+Where each object starts (file, document, line, column) is recorded by its
+source name, so findings can point at it (``locations``).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.documents import InvalidDocument
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import DuplicateObject, MeshModel
 
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import parallel
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.yaml_loader import FastSafeLoader
 
 try:
@@ -32,14 +35,28 @@ class SourceError(ValueError):
     """A source path the user gave cannot be read at all."""
 
 
+class Place(NamedTuple):
+    """Where an object starts (0-based line and column) and where its document's root node spans, to re-read it."""
+
+    path: str
+    document: int
+    line: int
+    column: int
+    first_line: int
+    first_column: int
+    last_line: int
+    item: Optional[int] = None
+
+
 class LoadReport:
-    """What a load read, ignored and skipped."""
+    """What a load read, ignored and skipped, and where each object read from a file starts."""
 
     def __init__(self) -> None:
         self.files = 0
         self.documents = 0
         self.ignored_kinds: Dict[str, int] = {}
         self.skipped: List[Dict[str, Any]] = []
+        self.places: Dict[str, Place] = {}
 
     def skip(self, source: str, reason: str, document: Optional[int] = None) -> None:
         entry: Dict[str, Any] = {"source": source, "reason": reason}
@@ -53,22 +70,35 @@ class LoadReport:
 
 
 def manifest_files(paths: List[str]) -> Iterator[str]:
-    """Every manifest file under the given paths, in a stable order."""
+    """Every manifest file under the given paths, in a stable order, each once (paths and patterns overlap)."""
+    seen = set()
     for path in paths:
-        if os.path.isdir(path):
-            for root, dirs, names in os.walk(path):
-                dirs.sort()
-                for name in sorted(names):
-                    if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."):
-                        yield os.path.join(root, name)
-        elif os.path.isfile(path):
-            yield path
-        else:
-            raise SourceError("source path %s does not exist or is not a file or directory" % path)
+        for found in _files_under(path):
+            real = os.path.realpath(found)
+            if real not in seen:
+                seen.add(real)
+                yield found
 
 
-def load_object(model: MeshModel, report: LoadReport, obj: Any, source: str, document: int) -> None:
-    """Model one decoded document (or the items of a List); record why it is skipped."""
+def _files_under(path: str) -> Iterator[str]:
+    if os.path.isdir(path):
+        for root, dirs, names in os.walk(path):
+            dirs.sort()
+            for name in sorted(names):
+                if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."):
+                    yield os.path.join(root, name)
+    elif os.path.isfile(path):
+        yield path
+    else:
+        raise SourceError("source path %s does not exist or is not a file or directory" % path)
+
+
+def load_object(model: MeshModel, report: LoadReport, obj: Any, source: str, document: int,
+                place: Optional[Place] = None, item_starts: Sequence[Tuple[int, int]] = ()) -> None:
+    """Model one decoded document (or the items of a List); record why it is skipped.
+
+    ``place`` says where the document starts in its file, ``item_starts`` where each List item does.
+    """
     report.documents += 1
     if obj is None:
         return
@@ -78,8 +108,15 @@ def load_object(model: MeshModel, report: LoadReport, obj: Any, source: str, doc
     kind = obj.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
         for index, item in enumerate(obj["items"]):
-            load_object(model, report, item, "%s#%d.items[%d]" % (source.split("#")[0], document, index), document)
+            item_place = None
+            if place is not None and index < len(item_starts):
+                line, column = item_starts[index]
+                item_place = place._replace(line=line, column=column, item=index)
+            load_object(model, report, item, "%s#%d.items[%d]" % (source.split("#")[0], document, index), document,
+                        item_place)
         return
+    if place is not None:
+        report.places[source] = place
     if not isinstance(kind, str) or not kind:
         report.skip(source, "document has no kind", document)
         return
@@ -95,28 +132,90 @@ def load_object(model: MeshModel, report: LoadReport, obj: Any, source: str, doc
         report.ignore(kind)
 
 
-def load_file(model: MeshModel, report: LoadReport, path: str, max_file_size: int) -> None:
-    report.files += 1
+class ParsedFile(NamedTuple):
+    """One file, decoded: (number, object, place, List item starts) per document, and why the rest was not."""
+
+    path: str
+    documents: List[Tuple[int, Any, Place, List[Tuple[int, int]]]]
+    problems: List[Tuple[str, Optional[int]]]
+
+
+def parse_file(path: str, max_file_size: int) -> ParsedFile:
+    """Decode every document of a file; a problem ends the file (the parser cannot resynchronise)."""
+    parsed = ParsedFile(path, [], [])
     size = os.path.getsize(path)
     if size > max_file_size:
-        report.skip(path, "file is %d bytes, over the max_file_size limit of %d" % (size, max_file_size))
-        return
+        parsed.problems.append(("file is %d bytes, over the max_file_size limit of %d" % (size, max_file_size), None))
+        return parsed
     try:
         with open(path, "rb") as handle:
             text = handle.read().decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        report.skip(path, "cannot read file: %s" % error)
-        return
+        parsed.problems.append(("cannot read file: %s" % error, None))
+        return parsed
     number = 0
+    loader = FastSafeLoader(text)
     try:
-        for number, obj in enumerate(yaml.load_all(text, Loader=FastSafeLoader), start=1):
-            load_object(model, report, obj, "%s#%d" % (path, number), number)
+        while loader.check_data():
+            obj = loader.get_data()
+            number += 1
+            node = loader.document_node
+            start = node.start_mark
+            place = Place(path, number, start.line, start.column, start.line, start.column, node.end_mark.line)
+            kind = obj.get("kind") if isinstance(obj, dict) else None
+            item_starts = _list_item_starts(node) if isinstance(kind, str) and kind.endswith("List") else []
+            parsed.documents.append((number, obj, place, item_starts))
     except yaml.YAMLError as error:
-        # The parser cannot resynchronise after an error: the rest of the file is lost.
-        report.skip(path, "invalid YAML (this and any later documents skipped): %s" % _yaml_problem(error),
-                    number + 1)
+        parsed.problems.append(("invalid YAML (this and any later documents skipped): %s" % _yaml_problem(error),
+                                number + 1))
     except RecursionError:
-        report.skip(path, "document nests too deeply to be a Kubernetes object", number + 1)
+        parsed.problems.append(("document nests too deeply to be a Kubernetes object", number + 1))
+    finally:
+        loader.dispose()
+    return parsed
+
+
+def _plain(parsed: ParsedFile) -> Any:
+    """A parsed file as builtin types only, to cross a process boundary."""
+    return (parsed.path, [(number, obj, tuple(place), starts) for number, obj, place, starts in parsed.documents],
+            parsed.problems)
+
+
+def _from_plain(plain: Any) -> ParsedFile:
+    path, documents, problems = plain
+    return ParsedFile(path, [(number, obj, Place(*place), starts) for number, obj, place, starts in documents], problems)
+
+
+def parse_files(paths: List[str], max_file_size: int) -> Iterator[ParsedFile]:
+    """Every file parsed, in order; on two or more CPUs, big loads are parsed by two processes."""
+    sizes = [_size(path) for path in paths]
+    return parallel.ordered_map(lambda path: parse_file(path, max_file_size), paths, sizes, _plain, _from_plain)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def add_parsed(model: MeshModel, report: LoadReport, parsed: ParsedFile) -> None:
+    """Model a decoded file, in document order."""
+    report.files += 1
+    for number, obj, place, item_starts in parsed.documents:
+        load_object(model, report, obj, "%s#%d" % (parsed.path, number), number, place, item_starts)
+    for reason, document in parsed.problems:
+        report.skip(parsed.path, reason, document)
+
+
+def _list_item_starts(node: Any) -> List[Tuple[int, int]]:
+    """(line, column) of each item of a List document's ``items``; empty for other documents."""
+    if node.id != "mapping":
+        return []
+    for key, value in node.value:
+        if key.value == "items" and value.id == "sequence":
+            return [(item.start_mark.line, item.start_mark.column) for item in value.value]
+    return []
 
 
 def _yaml_problem(error: Exception) -> str:
@@ -131,6 +230,6 @@ def load_paths(model: MeshModel, paths: List[str], max_file_size: int = DEFAULT_
                report: Optional[LoadReport] = None) -> LoadReport:
     """Load every manifest under ``paths`` into the model, recording into ``report`` (a new one by default)."""
     report = report if report is not None else LoadReport()
-    for path in manifest_files(paths):
-        load_file(model, report, path, max_file_size)
+    for parsed in parse_files(list(manifest_files(paths)), max_file_size):
+        add_parsed(model, report, parsed)
     return report

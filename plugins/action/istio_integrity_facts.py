@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_integrity contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of istio_integrity_facts: manifest paths are the controller's, as for kubernetes.core.k8s.
+
+Relative ``src`` entries and ``baseline`` are found in the role's files, the
+role, the playbook's files and the playbook directory; glob patterns expand
+there. On a remote host the files are copied into the task's temporary
+directory, keeping their relative layout, so findings name the same files.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.files import manifest_files
+
+GLOB_CHARACTERS = "*?["
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = True
+
+    def run(self, tmp: Any = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        args = dict(self._task.args)
+        try:
+            sources, base_dir = self._resolve_sources(args.get("src") or [])
+            if args.get("baseline"):
+                args["baseline"] = self._find(str(args["baseline"]), "baseline")[0]
+        except AnsibleError as error:
+            result.update(failed=True, msg=str(error.message))
+            return result
+        if sources:
+            args["src"] = sources
+            if not args.get("base_dir") and base_dir:
+                args["base_dir"] = base_dir
+            if self._is_remote():
+                args.update(self._copy_to_remote(sources, args.get("base_dir"), args.get("baseline")))
+        result.update(self._execute_module(module_name=self._task.action, module_args=args, task_vars=task_vars))
+        return result
+
+    def _is_remote(self) -> bool:
+        return self._connection.transport not in ("local", "ansible.builtin.local")
+
+    def _resolve_sources(self, entries: Any) -> Tuple[List[str], Optional[str]]:
+        """Absolute controller paths, and the directory the first relative entry was found under."""
+        sources: List[str] = []
+        base_dir = None
+        for entry in entries if isinstance(entries, list) else [entries]:
+            paths, found_under = self._find(os.path.expanduser(str(entry)), "src")
+            sources += paths
+            base_dir = base_dir or found_under
+        return sources, base_dir
+
+    def _find(self, entry: str, option: str) -> Tuple[List[str], Optional[str]]:
+        """(absolute paths, search directory they were found under or None for absolute entries)."""
+        if os.path.isabs(entry):
+            paths = sorted(glob.glob(entry, recursive=True)) if _is_glob(entry) else [entry]
+            if not paths or not os.path.exists(paths[0]):
+                raise AnsibleError("%s: %s %s" % (option, entry, "matches no file" if _is_glob(entry) else "does not exist"))
+            return paths, None
+        searched = self._search_directories()
+        for directory in searched:
+            candidate = os.path.join(directory, entry)
+            paths = sorted(glob.glob(candidate, recursive=True)) if _is_glob(entry) else (
+                [candidate] if os.path.exists(candidate) else [])
+            if paths:
+                return [os.path.normpath(path) for path in paths], directory
+        raise AnsibleError("%s: %s %s (searched %s)" % (option, entry, "matches no file" if _is_glob(entry)
+                                                        else "was not found", ", ".join(searched)))
+
+    def _search_directories(self) -> List[str]:
+        """Role files, role, playbook files, playbook directory: the order of kubernetes.core's src lookup."""
+        directories = []
+        role = getattr(self._task, "_role", None)
+        if role is not None:
+            directories += [os.path.join(role._role_path, "files"), role._role_path]
+        basedir = self._loader.get_basedir()
+        directories += [os.path.join(basedir, "files"), basedir]
+        return list(dict.fromkeys(os.path.abspath(directory) for directory in directories))
+
+    def _copy_to_remote(self, sources: List[str], base_dir: Optional[str], baseline: Optional[str]) -> Dict[str, Any]:
+        """Copy every manifest (and the baseline) under the remote temporary directory, keeping relative paths."""
+        if not self._connection._shell.tmpdir:
+            self._make_tmp_path()
+        shell = self._connection._shell
+        root = shell.join_path(shell.tmpdir, "manifests")
+        copies = {}
+        for path in manifest_files(sources):
+            relative = os.path.relpath(path, base_dir) if base_dir and _is_under(path, base_dir) else path.lstrip("/")
+            copies[path] = shell.join_path(root, relative)
+        directories = sorted({os.path.dirname(remote) for remote in copies.values()})
+        if directories:
+            self._low_level_execute_command("mkdir -p " + " ".join(shell.quote(directory) for directory in directories))
+        for path, remote in copies.items():
+            self._transfer_file(path, remote)
+        self._fixup_perms2([shell.tmpdir] + list(copies.values()))
+        moved: Dict[str, Any] = {"src": list(copies.values()), "base_dir": root}
+        if baseline:
+            moved["baseline"] = self._connection._shell.join_path(self._connection._shell.tmpdir, "baseline.json")
+            self._transfer_file(baseline, moved["baseline"])
+            self._fixup_perms2([moved["baseline"]])
+        return moved
+
+
+def _is_glob(entry: str) -> bool:
+    return any(character in entry for character in GLOB_CHARACTERS)
+
+
+def _is_under(path: str, directory: str) -> bool:
+    return os.path.abspath(path).startswith(os.path.abspath(directory) + os.sep)
