@@ -21,6 +21,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.files import manifest_files
 
 GLOB_CHARACTERS = "*?["
+STDIN = "-"
 
 
 class ActionModule(ActionBase):
@@ -30,15 +31,20 @@ class ActionModule(ActionBase):
     def run(self, tmp: Any = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         result = super().run(tmp, task_vars)
         args = dict(self._task.args)
+        entries = args.get("src") or []
+        entries = entries if isinstance(entries, list) else [entries]
         try:
-            sources, base_dir = self._resolve_sources(args.get("src") or [])
+            if STDIN in entries:
+                entries = [entry for entry in entries if entry != STDIN]
+                args["content"] = (args.get("content") or "") + _controller_stdin()
+            sources, base_dir = self._resolve_sources(entries)
             if args.get("baseline"):
                 args["baseline"] = self._find(str(args["baseline"]), "baseline")[0]
         except AnsibleError as error:
             result.update(failed=True, msg=str(error.message))
             return result
+        args["src"] = sources
         if sources:
-            args["src"] = sources
             if not args.get("base_dir") and base_dir:
                 args["base_dir"] = base_dir
             if self._is_remote():
@@ -49,11 +55,11 @@ class ActionModule(ActionBase):
     def _is_remote(self) -> bool:
         return self._connection.transport not in ("local", "ansible.builtin.local")
 
-    def _resolve_sources(self, entries: Any) -> Tuple[List[str], Optional[str]]:
+    def _resolve_sources(self, entries: List[Any]) -> Tuple[List[str], Optional[str]]:
         """Absolute controller paths, and the directory the first relative entry was found under."""
         sources: List[str] = []
         base_dir = None
-        for entry in entries if isinstance(entries, list) else [entries]:
+        for entry in entries:
             paths, found_under = self._find(os.path.expanduser(str(entry)), "src")
             sources += paths
             base_dir = base_dir or found_under
@@ -108,6 +114,15 @@ class ActionModule(ActionBase):
             self._transfer_file(baseline, moved["baseline"])
             self._fixup_perms2([moved["baseline"]])
         return moved
+
+
+def _controller_stdin() -> str:
+    """What was piped into ansible-playbook: task workers have no standard input, their parent has it."""
+    try:
+        with open("/proc/%d/fd/0" % os.getppid(), "rb") as handle:
+            return handle.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise AnsibleError("src: cannot read '-' (the standard input of ansible-playbook): %s" % error) from None
 
 
 def _is_glob(entry: str) -> bool:

@@ -49,9 +49,14 @@ options:
       - Documents of kinds the checks do not read are ignored and counted; unusable documents are skipped
         and reported with their file and document number.
       - A path that does not exist, or a pattern that matches nothing, fails the task naming it.
+      - V(-) reads manifests from the standard input of C(ansible-playbook) on the controller (as O(content)).
     type: list
     elements: path
     default: []
+  content:
+    description:
+      - Manifests as text (YAML documents or JSON), checked as if read from a file named C(stdin).
+    type: str
   base_dir:
     description:
       - Directory that the C(file) of each finding is relative to (the repository root in a CI pipeline, so
@@ -349,6 +354,7 @@ def main() -> None:
         max_file_size=dict(type="int", default=16 * 1024 * 1024),
         page_size=dict(type="int", default=500),
         base_dir=dict(type="path"),
+        content=dict(type="str"),
         suppress=dict(type="list", elements="str", default=[]),
         baseline=dict(type="path"),
     )

@@ -22,6 +22,9 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.
     DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, ISTIO_KINDS, KUBERNETES_GATEWAY, MeshModel)
 
 
+STDIN = "stdin"
+
+
 class RunError(Exception):
     """A clear, user-facing reason the run cannot proceed."""
 
@@ -43,6 +46,8 @@ class IntegrityRequest:
     include_objects: bool = True
     max_file_size: int = sources.DEFAULT_MAX_FILE_SIZE
     page_size: int = 500
+    # Manifest text read from standard input, checked as a file named ``stdin``.
+    content: Optional[str] = None
     suppress: List[str] = field(default_factory=list)
     baseline: Optional[str] = None
     base_dir: Optional[str] = None
@@ -56,14 +61,14 @@ class IntegrityRequest:
     def from_params(cls, params: Dict[str, Any]) -> "IntegrityRequest":
         names = set(cls.__dataclass_fields__) - {"connection", "live", "objects", "hidden"}
         request = cls(**{name: params[name] for name in names if params.get(name) is not None})
-        request.live = params["live"] if params.get("live") is not None else not request.src
+        request.live = params["live"] if params.get("live") is not None else not (request.src or request.content)
         request.connection = {key: params.get(key) for key in (
             "kubeconfig", "context", "host", "api_key", "validate_certs", "ca_cert", "client_cert", "client_key",
             "request_timeout")}
         return request
 
     def validate(self) -> None:
-        if not self.src and not self.live and not self.objects:
+        if not self.src and not self.live and not self.objects and self.content is None:
             raise RunError("nothing to check: give 'src' (manifest files) or set 'live: true'")
         for name in ("max_file_size", "page_size"):
             if getattr(self, name) < 1:
@@ -148,7 +153,8 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
     baseline = request.baseline_findings()
     model = MeshModel(request.domain, request.default_namespace, request.scope())
     report = sources.LoadReport()
-    locator = Locator(report.places, request.base_dir)
+    texts = {STDIN: request.content} if request.content is not None else {}
+    locator = Locator(report.places, request.base_dir, texts)
     incomplete: List[str] = []
     scanned_namespaces = None
     for identity in request.hidden:
@@ -156,6 +162,8 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
     for index, obj in enumerate(request.objects):
         sources.load_object(model, report, obj, "rendered#%d" % (index + 1), index + 1)
     try:
+        if request.content is not None:
+            sources.add_parsed(model, report, sources.parse_text(STDIN, request.content))
         if request.src:
             try:
                 sources.load_paths(model, request.src, request.max_file_size, report)

@@ -113,9 +113,10 @@ def read_baseline(text: str, name: str) -> Dict[str, Dict[str, str]]:
         for run in data["runs"]:
             for result in (run or {}).get("results") or []:
                 fingerprint = (result.get("partialFingerprints") or {}).get(FINGERPRINT_KEY)
-                if fingerprint:
+                if fingerprint and result.get("baselineState") != "absent":
                     findings[fingerprint] = {"severity": _SARIF_SEVERITY.get(result.get("level", "warning"), "warning"),
-                                             "message": (result.get("message") or {}).get("text", "")}
+                                             "message": (result.get("message") or {}).get("text", ""),
+                                             "code": result.get("ruleId", "")}
         return findings
     facts = data.get("istio_integrity", data) if isinstance(data, dict) else None
     if not isinstance(facts, dict) or not isinstance(facts.get("violations"), list):
@@ -123,7 +124,8 @@ def read_baseline(text: str, name: str) -> Dict[str, Dict[str, str]]:
     for violation in facts["violations"] + (facts.get("suppressed") or []):
         if isinstance(violation, dict) and violation.get("fingerprint"):
             findings[violation["fingerprint"]] = {"severity": violation.get("severity", ""),
-                                                  "message": violation.get("message", "")}
+                                                  "message": violation.get("message", ""),
+                                                  "code": violation.get("code", "")}
     return findings
 
 
@@ -142,5 +144,5 @@ def compare_to_baseline(violations: List[Dict[str, Any]], baseline: Dict[str, Di
         else:
             violation["baseline"] = "updated"
     present = {violation["fingerprint"] for violation in violations}
-    return [{"fingerprint": fingerprint, "severity": known["severity"], "message": known["message"]}
-            for fingerprint, known in sorted(baseline.items()) if fingerprint not in present]
+    return [dict(known, fingerprint=fingerprint) for fingerprint, known in sorted(baseline.items())
+            if fingerprint not in present]

@@ -153,6 +153,12 @@ def parse_file(path: str, max_file_size: int) -> ParsedFile:
     except (OSError, UnicodeDecodeError) as error:
         parsed.problems.append(("cannot read file: %s" % error, None))
         return parsed
+    return parse_text(path, text)
+
+
+def parse_text(name: str, text: str) -> ParsedFile:
+    """Decode every document of a text named ``name`` (a file, or ``stdin``)."""
+    parsed = ParsedFile(name, [], [])
     number = 0
     loader = FastSafeLoader(text)
     try:
@@ -161,7 +167,7 @@ def parse_file(path: str, max_file_size: int) -> ParsedFile:
             number += 1
             node = loader.document_node
             start = node.start_mark
-            place = Place(path, number, start.line, start.column, start.line, start.column, node.end_mark.line)
+            place = Place(name, number, start.line, start.column, start.line, start.column, node.end_mark.line)
             kind = obj.get("kind") if isinstance(obj, dict) else None
             item_starts = _list_item_starts(node) if isinstance(kind, str) and kind.endswith("List") else []
             parsed.documents.append((number, obj, place, item_starts))

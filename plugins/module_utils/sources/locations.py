@@ -35,14 +35,19 @@ MERGE_KEY = "<<"
 class Locator:
     """Locations of objects and fields, by the source names the loader gave them."""
 
-    def __init__(self, places: Dict[str, Place], base_dir: Optional[str] = None) -> None:
+    def __init__(self, places: Dict[str, Place], base_dir: Optional[str] = None,
+                 texts: Optional[Dict[str, str]] = None) -> None:
         self.places = places
         self.base_dir = os.path.abspath(base_dir) if base_dir else None
-        self._lines: Dict[str, List[str]] = {}
+        # Sources read from text rather than a file (standard input), by name.
+        self._lines: Dict[str, List[str]] = {name: LINE_BREAK.split(text) for name, text in (texts or {}).items()}
+        self._texts = set(self._lines)
         self._roots: Dict[Tuple[str, int], Any] = {}
 
     def display(self, path: str) -> str:
         """The path findings show: relative to ``base_dir`` when the file is under it, else as loaded."""
+        if path in self._texts:
+            return path
         if self.base_dir:
             absolute = os.path.abspath(path)
             if absolute.startswith(self.base_dir + os.sep):
