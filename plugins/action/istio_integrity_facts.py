@@ -39,7 +39,7 @@ class ActionModule(ActionBase):
                 args["content"] = (args.get("content") or "") + _controller_stdin()
             sources, base_dir = self._resolve_sources(entries)
             if args.get("baseline"):
-                args["baseline"] = self._find(str(args["baseline"]), "baseline")[0]
+                args["baseline"] = self._find(str(args["baseline"]), "baseline")[0][0]
         except AnsibleError as error:
             result.update(failed=True, msg=str(error.message))
             return result

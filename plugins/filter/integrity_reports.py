@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.reports import formats
 
+
 class FilterModule:
     """CI report formats."""
 

@@ -86,8 +86,10 @@ def run_playbook(tasks: List[Dict[str, Any]], env: Optional[Dict[str, str]] = No
         return PlaybookRun(result.returncode, result.stdout + result.stderr, facts)
 
 
-def run_collection_playbook(name: str, variables: Dict[str, Any], *extra: str) -> subprocess.CompletedProcess:
-    """One of the collection's playbooks, by its FQCN, as a user would run it (variables as extra vars)."""
+def run_collection_playbook(name: str, variables: Dict[str, Any], *extra: str, cwd: Optional[Path] = None,
+                            stdin: Optional[str] = None) -> subprocess.CompletedProcess:
+    """One of the collection's playbooks, by its FQCN, as a user would run it (variables as extra vars),
+    started in ``cwd`` with ``stdin`` piped in."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
     with tempfile.TemporaryDirectory(prefix="meshops-vars-") as workdir:
@@ -95,7 +97,8 @@ def run_collection_playbook(name: str, variables: Dict[str, Any], *extra: str) -
         extra_vars.write_text(json.dumps(dict({"ansible_python_interpreter": sys.executable}, **variables)))
         return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
                                "meshops.istio_integrity." + name, "-e", "@%s" % extra_vars, *extra],
-                              env=env, capture_output=True, text=True, timeout=600, check=False)
+                              env=dict(env, PWD=str(cwd)) if cwd else env, cwd=cwd, input=stdin,
+                              capture_output=True, text=True, timeout=600, check=False)
 
 
 def install_meshservice_crd(plane) -> subprocess.CompletedProcess:

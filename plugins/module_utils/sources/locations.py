@@ -77,6 +77,7 @@ class Locator:
             if location is None:
                 continue
             violation.update(location)
+            violation["source"] = self.display_source(violation["source"])
             violation["message"] = "%s:%d:%d: %s" % (
                 location["file"], location.get("field_line", location["line"]),
                 location.get("field_column", location["column"]), violation["message"])
@@ -84,6 +85,7 @@ class Locator:
                 party_location = self.locate(party.get("source", ""), party.get("path", ""))
                 if party_location is not None:
                     party.update(party_location)
+                    party["source"] = self.display_source(party["source"])
 
     def _field(self, place: Place, field_path: str) -> Optional[Tuple[int, int]]:
         root = self._root(place)

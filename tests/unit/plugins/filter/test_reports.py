@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,9 +16,9 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.triage import FINGERPRINT_KEY
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.reports import formats
 
-# The OASIS SARIF 2.1.0 schema (errata01) as a maintained Go library embeds it; fetched from the Go module proxy.
-GO_SARIF = "github.com/owenrumney/go-sarif/v3@v3.3.1"
-SCHEMA_SOURCE = "pkg/report/v210/sarif/schema.go"
+sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "tools"))
+import sarif_schema as sarif_schema_tool  # noqa: E402  pylint: disable=wrong-import-position
+
 FILTERS = FilterModule().filters()
 
 MESH = {
@@ -47,14 +47,8 @@ spec: {hosts: [api.example.com], ports: [{number: 443, name: https, protocol: HT
 
 
 @pytest.fixture(scope="module")
-def sarif_schema(tmp_path_factory):
-    """The official schema, as go-sarif's Go source carries it (a raw string literal)."""
-    download = subprocess.run(["go", "mod", "download", "-json", GO_SARIF], capture_output=True, text=True,
-                              cwd=tmp_path_factory.mktemp("go"), timeout=300, check=True)
-    source = (Path(json.loads(download.stdout)["Dir"]) / SCHEMA_SOURCE).read_text(encoding="utf-8")
-    schema = json.loads(source[source.index("`") + 1:source.rindex("`")])
-    assert schema["title"].startswith("Static Analysis Results Format (SARIF) Version 2.1.0")
-    return schema
+def sarif_schema():
+    return sarif_schema_tool.load()
 
 
 @pytest.fixture

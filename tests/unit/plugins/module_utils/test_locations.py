@@ -67,7 +67,7 @@ def findings(tmp_path, **options):
 def position(text, needle, occurrence=1):
     """1-based (line, column) of the n-th occurrence of ``needle`` in ``text``."""
     index = -1
-    for _ in range(occurrence):
+    for _count in range(occurrence):
         index = text.index(needle, index + 1)
     line = text.count("\n", 0, index) + 1
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
