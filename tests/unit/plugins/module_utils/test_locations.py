@@ -53,6 +53,7 @@ kind: DestinationRule
 metadata: &meta
   name: merged
   namespace: shop
+  creationTimestamp: 2024-05-01T10:00:00Z   # a datetime: crosses the process boundary by pickle, not marshal
 spec:
   <<: {host: merged-away}
   trafficPolicy: {}
@@ -125,8 +126,8 @@ def test_overlapping_paths_and_patterns_load_each_file_once(repo):
 
 
 def test_two_processes_give_what_one_gives(repo, monkeypatch):
-    """The forked parse returns the same documents, in the same order, as a serial parse."""
-    paths = sorted(str(path) for path in (repo / "manifests").rglob("*.y*ml"))
+    """The forked parse returns the same documents, in the same order, as a serial parse (datetimes included)."""
+    paths = sorted((str(path) for path in (repo / "manifests").rglob("*.y*ml")), reverse=True)  # anchored.yml last
     serial = [files.parse_file(path, 1 << 20) for path in paths]
     monkeypatch.setattr(parallel, "MIN_PARALLEL_WEIGHT", 0)
     monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)
