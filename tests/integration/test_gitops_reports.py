@@ -8,11 +8,14 @@ reordered file.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -196,3 +199,61 @@ def test_globs_in_a_task_resolve_against_the_playbook_directory(repository):
     facts = json.loads((repository / "out.json").read_text())
     assert sorted((f["code"], f["file"]) for f in facts["violations"]) == [
         ("MSH204", "manifests/payments.yaml"), ("MSH204", "manifests/team-b/payments-copy.yaml")]
+
+
+@pytest.fixture
+def ssh_host(tmp_path):
+    """A real remote host for Ansible: OpenSSH's sshd (Debian's package) on a loopback port, key authentication."""
+    sshd = Path("/usr/sbin/sshd")
+    assert sshd.exists(), "sshd is missing: make integration installs Debian's openssh-server"
+    keys = tmp_path / "ssh"
+    keys.mkdir()
+    for name in ("host", "client"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / name)], check=True)
+    (keys / "authorized_keys").write_text((keys / "client.pub").read_text())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (keys / "sshd_config").write_text("\n".join([
+        "Port %d" % port, "ListenAddress 127.0.0.1", "HostKey %s" % (keys / "host"),
+        "AuthorizedKeysFile %s" % (keys / "authorized_keys"), "PidFile %s" % (keys / "sshd.pid"),
+        "PermitRootLogin prohibit-password", "PasswordAuthentication no", "StrictModes no", "UsePAM no",
+        "Subsystem sftp internal-sftp"]) + "\n")
+    Path("/run/sshd").mkdir(exist_ok=True)
+    server = subprocess.Popen([str(sshd), "-D", "-e", "-f", str(keys / "sshd_config")], stderr=subprocess.PIPE)
+    try:
+        for _attempt in range(50):
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": port,
+               "ansible_user": getpass.getuser(), "ansible_ssh_private_key_file": str(keys / "client"),
+               "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+               "ansible_python_interpreter": sys.executable, "ansible_remote_tmp": str(tmp_path / "remote-tmp")}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_a_play_on_a_remote_host_checks_copies_of_the_controller_files(repository, ssh_host, tmp_path):
+    """Over SSH the module cannot read the controller's paths: the files travel with the task, names unchanged."""
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"all": {"hosts": {"remote": ssh_host}}}))
+    playbook = repository / "remote.yml"
+    tasks = [{"meshops.istio_integrity.istio_integrity_facts": {"src": ["manifests/"]}},
+             {"ansible.builtin.copy": {"content": "{{ istio_integrity | to_json }}", "dest": str(repository / "out.json"),
+                                       "mode": "0644"}}]
+    playbook.write_text(json.dumps([{"hosts": "remote", "gather_facts": False, "tasks": tasks}]))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"), ANSIBLE_KEEP_REMOTE_FILES="1",
+               ANSIBLE_HOST_KEY_CHECKING="False")
+    run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook)],
+                         cwd="/", env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    facts = json.loads((repository / "out.json").read_text())
+    gateway = next(f for f in facts["violations"] if f["code"] == "MSH101")
+    assert (gateway["file"], gateway["field_line"]) == ("manifests/mesh.yaml", 10)
+    task_dirs = list((tmp_path / "remote-tmp").glob("ansible-tmp-*/manifests"))
+    copies = sorted(str(path.relative_to(task_dir)) for task_dir in task_dirs for path in task_dir.rglob("*.y*ml"))
+    assert copies == ["manifests/destination-rules.yml", "manifests/mesh.yaml", "manifests/payments.yaml",
+                      "manifests/team-b/payments-copy.yaml"], copies
