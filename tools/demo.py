@@ -33,7 +33,8 @@ def integrity_job(plane: localcluster.LocalControlPlane, playbook: str, *extra: 
     command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", playbook,
                "-e", "ansible_python_interpreter=%s" % sys.executable,
                "-e", "integrity_kubeconfig=%s" % plane.kubeconfig,
-               "-e", "integrity_report_dir=%s" % REPORT_DIR] + list(extra)
+               "-e", "integrity_report_dir=%s" % REPORT_DIR,
+               "-e", '{"integrity_report_formats": ["json", "junit", "markdown", "sarif"]}'] + list(extra)
     return subprocess.run(command, env=env, check=False).returncode
 
 
@@ -52,7 +53,7 @@ def main() -> int:
         first_rc = integrity_job(plane, "meshops.istio_integrity.integrity_check", "-e", "integrity_fail_on=error")
         print("\nThe job %s, as it should for a mesh with errors (exit code %d)." % (
             "failed" if first_rc else "passed", first_rc))
-        print("Reports: %s/{integrity.json,junit.xml,summary.md}" % REPORT_DIR)
+        print("Reports: %s/{integrity.json,junit.xml,summary.md,integrity.sarif}" % REPORT_DIR)
         step(5, "Repair what is safe (playbook meshops.istio_integrity.integrity_repair, role integrity_repair)")
         print("Only actions whose every object carries app.kubernetes.io/managed-by=meshops.istio_integrity run;\n"
               "the rest is left to people, with the reason. The role re-checks after repairing.")
