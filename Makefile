@@ -67,9 +67,10 @@ sanity: $(SANITY_VENV)/.installed ## ansible-test sanity on a copy of the tracke
 lint: venv collection
 	$(BIN)/ansible-lint --profile production
 
-integration: venv collection controlplane ## needs Prometheus (canary playbooks) and sshd (a remote host), Debian's packages
-	command -v prometheus >/dev/null && test -x /usr/sbin/sshd || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus openssh-server >/dev/null; }
+integration: venv collection controlplane ## Debian's prometheus (canary playbooks), openssh-server (a remote host), chromium (HTML report)
+	command -v prometheus >/dev/null && test -x /usr/sbin/sshd && test -x /usr/bin/chromium || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus openssh-server chromium \
+	  >/dev/null; }
 	$(BIN)/pytest tests/integration -q -p no:randomly
 
 molecule: venv collection controlplane ## delegated scenarios in extensions/molecule against the local control plane

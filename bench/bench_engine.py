@@ -177,7 +177,19 @@ def generate(directory: Path, services: int) -> None:
 def measure(kind: str, directory: str) -> Dict[str, Any]:
     """Runs in a fresh process: parse-only floor, or the whole offline integrity run."""
     started = time.perf_counter()
-    if kind == "floor":
+    if kind == "html":
+        from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import (  # pylint: disable=import-outside-toplevel
+            IntegrityRequest, run_integrity)
+        from ansible_collections.meshops.istio_integrity.plugins.module_utils.reports.html import to_html  # pylint: disable=import-outside-toplevel
+        facts = run_integrity(IntegrityRequest(src=[directory], include_objects=False, graph="all"))
+        checked = time.perf_counter()
+        page = to_html(facts)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".html") as handle:
+            handle.write(page)
+        result = {"check_s": checked - started, "render_s": time.perf_counter() - checked,
+                  "mib": len(page.encode("utf-8")) / 1048576, "nodes": len(facts["graph"]["nodes"]),
+                  "edges": len(facts["graph"]["edges"])}
+    elif kind == "floor":
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         documents = 0
         for path in sorted(Path(directory).glob("*.yaml")):
@@ -253,7 +265,7 @@ def main() -> int:
     if args.measure:
         print(json.dumps(measure(*args.measure)))
         return 0
-    rows, failures, job_events = [], [], []
+    rows, failures, job_events, html_reports = [], [], [], []
     for size in args.sizes:
         directory = args.workdir / ("mesh-%d" % size)
         if not (directory / "planted.yaml").exists():
@@ -268,6 +280,8 @@ def main() -> int:
                      engine["peak_mib"], sum(engine["by_code"].values()), sum(PLANTED.values()), exact))
         if not args.no_playbook and size >= 10000:
             job_events.append((size, engine["objects"], measure_job_events(directory)))
+        if size <= 10000:
+            html_reports.append((size, engine["objects"], run_measure("html", directory, repeat=1)))
     print("\nOffline integrity check vs. the floor (PyYAML C loader parsing the same files); 'playbook' is the shipped\n"
           "integrity_check playbook through ansible-playbook with its default options (locations and reports)\n")
     print("| Services | objects | seconds | floor s | ratio to floor | playbook s | playbook ratio | peak MiB | found "
@@ -283,6 +297,14 @@ def main() -> int:
         for size, objects, events in job_events:
             print("| %d | %d | %d | %.1f | %.3fx | %.1f |" % (
                 size, objects, events["events"], events["largest_kb"], events["largest_kb"] / 700, events["stdout_kb"]))
+    if html_reports:
+        print("\nHTML report: the check with the whole-mesh graph, then the page written from it\n")
+        print("| Services | objects | nodes | edges | check with graph s | page s | ratio to check | MiB |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for size, objects, page in html_reports:
+            print("| %d | %d | %d | %d | %.2f | %.2f | %.2fx | %.1f |" % (
+                size, objects, page["nodes"], page["edges"], page["check_s"], page["render_s"],
+                page["render_s"] / page["check_s"], page["mib"]))
     by_size = {row[0]: row for row in rows}
     if 1000 in by_size and 10000 in by_size:
         print("\nGrowth 1k -> 10k Services: %.1fx time (bar: at most 12x)" % (by_size[10000][2] / by_size[1000][2]))

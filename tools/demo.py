@@ -34,7 +34,7 @@ def integrity_job(plane: localcluster.LocalControlPlane, playbook: str, *extra: 
                "-e", "ansible_python_interpreter=%s" % sys.executable,
                "-e", "integrity_kubeconfig=%s" % plane.kubeconfig,
                "-e", "integrity_report_dir=%s" % REPORT_DIR,
-               "-e", '{"integrity_report_formats": ["json", "junit", "markdown", "sarif"]}'] + list(extra)
+               "-e", '{"integrity_report_formats": ["json", "junit", "markdown", "sarif", "html"]}'] + list(extra)
     return subprocess.run(command, env=env, check=False).returncode
 
 
@@ -54,6 +54,7 @@ def main() -> int:
         print("\nThe job %s, as it should for a mesh with errors (exit code %d)." % (
             "failed" if first_rc else "passed", first_rc))
         print("Reports: %s/{integrity.json,junit.xml,summary.md,integrity.sarif}" % REPORT_DIR)
+        print("The mesh as a picture (open it in a browser): %s" % (REPORT_DIR / "integrity.html"))
         step(5, "Repair what is safe (playbook meshops.istio_integrity.integrity_repair, role integrity_repair)")
         print("Only actions whose every object carries app.kubernetes.io/managed-by=meshops.istio_integrity run;\n"
               "the rest is left to people, with the reason. The role re-checks after repairing.")
@@ -65,6 +66,7 @@ def main() -> int:
         automatic = [a for a in remaining["repair_plan"] if a["safe"]]
         print("\nAfter the repair: %d safe automatic action(s) left (expected 0); %d action(s) for people."
               % (len(automatic), len(remaining["repair_plan"])))
+        print("HTML report of what remains: %s" % (REPORT_DIR / "integrity.html"))
         demo_ok = first_rc != 0 and rc == 0 and not automatic
     finally:
         step(7, "Stop the control plane")

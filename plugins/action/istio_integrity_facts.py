@@ -12,6 +12,7 @@ directory, keeping their relative layout, so findings name the same files.
 from __future__ import annotations
 
 import glob
+import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -49,8 +50,20 @@ class ActionModule(ActionBase):
                 args["base_dir"] = base_dir
             if self._is_remote():
                 args.update(self._copy_to_remote(sources, args.get("base_dir"), args.get("baseline")))
+        graph_file = args.get("graph_file")
         result.update(self._execute_module(module_name=self._task.action, module_args=args, task_vars=task_vars))
+        facts = result.get("ansible_facts", {}).get("istio_integrity")
+        if graph_file and facts is not None:
+            self._write_graph(facts, os.path.expanduser(str(graph_file)))
         return result
+
+    @staticmethod
+    def _write_graph(facts: Dict[str, Any], path: str) -> None:
+        """The graph goes to a controller file rather than into the job's events."""
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(facts.pop("graph", {"nodes": [], "edges": []}), handle)
+        facts["graph_file"] = path
 
     def _is_remote(self) -> bool:
         return self._connection.transport not in ("local", "ansible.builtin.local")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.reports import formats
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.reports import formats, html
 
 
 class FilterModule:
@@ -19,4 +19,6 @@ class FilterModule:
             "to_github_annotations": formats.to_github_annotations,
             "to_gitlab_codequality": formats.to_gitlab_codequality,
             "integrity_counts": formats.counts_line,
+            "to_html_report": html.to_html,
+            "to_mermaid": html.to_mermaid,
         }

@@ -77,6 +77,20 @@ options:
     type: list
     elements: str
     default: []
+  graph:
+    description:
+      - The traffic graph to return in C(graph), as nodes and edges (Gateway, VirtualService, Service or
+        ServiceEntry, DestinationRule subset, workload; broken references as edges to placeholder nodes).
+      - V(broken) is what has findings, with placeholders, conflict parties and their direct neighbours (small
+        whatever the mesh size); V(all) is the whole mesh, for the HTML report; V(none) leaves it out.
+    type: str
+    choices: [none, broken, all]
+    default: broken
+  graph_file:
+    description:
+      - Write the graph to this JSON file on the controller instead of returning it in the facts, so that a
+        whole-mesh graph does not go into the job's events; C(graph_file) in the facts names it.
+    type: path
   baseline:
     description:
       - An earlier report of this module, its JSON facts (C(integrity.json)) or its SARIF log, to compare with.
@@ -293,6 +307,17 @@ ansible_facts:
           returned: when O(baseline) is given
           type: list
           elements: dict
+        graph:
+          description:
+            - C(nodes) (C(id), C(kind), C(namespace), C(name), C(layer), C(findings) ids, worst C(severity),
+              C(missing) for placeholders) and C(edges) (C(source), C(target), C(kind) binds, routes, subset,
+              selects, missing, conflict or related, C(broken), C(codes)).
+          returned: when O(graph) is not V(none) and O(graph_file) is not given
+          type: dict
+        graph_file:
+          description: Where the graph was written, when O(graph_file) is given.
+          returned: when O(graph_file) is given
+          type: str
         repair_plan:
           description:
             - At most one action per object. C(action) is C(delete), C(create) (with C(manifest)),
@@ -354,6 +379,8 @@ def main() -> None:
         max_file_size=dict(type="int", default=16 * 1024 * 1024),
         page_size=dict(type="int", default=500),
         base_dir=dict(type="path"),
+        graph=dict(type="str", default="broken", choices=["none", "broken", "all"]),
+        graph_file=dict(type="path"),
         content=dict(type="str"),
         suppress=dict(type="list", elements="str", default=[]),
         baseline=dict(type="path"),

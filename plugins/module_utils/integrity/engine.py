@@ -137,6 +137,8 @@ class Analysis:
             "source": subject["source"],
             "object_id": subject["id"],
         }
+        if row.get("subset"):
+            violation["subset"] = row["subset"]  # a missing or empty subset: the graph names its placeholder
         if "repair_target" in row:
             # Of a conflict's parties, the repair changes the newer ones only.
             violation["repair_target"] = bool(row["repair_target"])

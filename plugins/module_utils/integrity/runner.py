@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import engine, label_selector, triage
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.graph import mesh_graph
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files as sources
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.locations import Locator
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
@@ -49,6 +50,8 @@ class IntegrityRequest:
     # Manifest text read from standard input, checked as a file named ``stdin``.
     content: Optional[str] = None
     suppress: List[str] = field(default_factory=list)
+    # The traffic graph in the result: none, the broken part, or all of it.
+    graph: str = "none"
     baseline: Optional[str] = None
     base_dir: Optional[str] = None
     connection: Dict[str, Any] = field(default_factory=dict)
@@ -189,6 +192,8 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
                                 system_namespaces=request.system_namespaces,
                                 istio_namespace=request.istio_namespace, suppress=rules)
         result["summary"]["notes"] = notes
+        if request.graph != "none":
+            result["graph"] = mesh_graph(model, result["violations"], request.graph)
     finally:
         model.close()
     locator.annotate(result["violations"])

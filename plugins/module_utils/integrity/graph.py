@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_integrity contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The traffic graph of a checked model: nodes and edges, as data any report can draw.
+
+Gateway -> VirtualService -> Service / ServiceEntry -> DestinationRule subset -> workload,
+each node in its namespace. The edges that exist come from the model (the
+same resolution the checks use); a broken reference is an edge to a
+placeholder node named after what is missing; the parties of a conflict are
+linked. ``scope="broken"`` keeps what a reader needs to see the problems: every
+node with a finding, every placeholder and conflict party, and their direct
+neighbours.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Set, Tuple
+
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import WORKLOAD_KINDS, MeshModel
+
+GRAPH_KINDS = ("Gateway", "VirtualService", "Service", "ServiceEntry", "DestinationRule") + WORKLOAD_KINDS
+# The column each kind is drawn in, left to right along the path of a request.
+LAYER = dict({"Gateway": 0, "VirtualService": 1, "Service": 2, "ServiceEntry": 2, "DestinationRule": 3},
+             **{kind: 4 for kind in WORKLOAD_KINDS})
+# Findings about a reference to something missing: code -> kind of the missing thing.
+MISSING = {"MSH101": "Gateway", "MSH110": "Gateway", "MSH102": "Service", "MSH106": "Service",
+           "MSH103": "DestinationRule", "MSH401": "Deployment", "MSH402": "Deployment"}
+
+EDGES_SQL = {
+    # Gateway -> VirtualService bound to it (mesh-only VirtualServices have no gateway edge)
+    "binds": """SELECT gw.object_id, g.vs_id FROM vs_gateway g JOIN gateway gw ON gw.ref_key = g.gateway_key
+                WHERE g.binds = 1""",
+    # VirtualService -> the Services and ServiceEntries its destinations resolve to
+    "routes": """SELECT DISTINCT d.vs_id, t.target_id FROM destination d
+                 JOIN destination_target t ON t.destination_id = d.id""",
+    # Gateway -> the gateway workloads its selector picks
+    "selects": """SELECT s.object_id, s.workload_id FROM selection s JOIN object o ON o.id = s.object_id
+                  WHERE o.kind = 'Gateway'""",
+}
+SUBSETS_SQL = """
+SELECT s.id, s.name, dr.object_id, r.object_id
+FROM dr_subset s
+JOIN destination_rule dr ON dr.object_id = s.dr_id
+JOIN host_key k ON k.host = dr.host
+JOIN registry r ON r.host = k.key
+"""
+# Subset -> workloads of its Service that carry every label of the subset.
+SUBSET_WORKLOADS_SQL = """
+SELECT s.id, sel.workload_id
+FROM dr_subset s
+JOIN destination_rule dr ON dr.object_id = s.dr_id
+JOIN host_key k ON k.host = dr.host
+JOIN registry r ON r.host = k.key
+JOIN selection sel ON sel.object_id = r.object_id
+WHERE NOT EXISTS (SELECT 1 FROM subset_label l WHERE l.subset_id = s.id AND NOT EXISTS (
+    SELECT 1 FROM workload_label wl WHERE wl.workload_id = sel.workload_id AND wl.key = l.key AND wl.value = l.value))
+"""
+# Service -> the workloads it selects, for Services without subsets.
+SERVICE_WORKLOADS_SQL = """
+SELECT s.object_id, s.workload_id FROM selection s JOIN object o ON o.id = s.object_id WHERE o.kind = 'Service'
+"""
+
+
+def node_id(kind: str, namespace: str, name: str) -> str:
+    return "%s/%s/%s" % (kind, namespace, name)
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.nodes: Dict[str, Dict[str, Any]] = {}
+        self.edges: Dict[Tuple[str, str, str], Dict[str, Any]] = {}
+
+    def node(self, kind: str, namespace: str, name: str, **extra: Any) -> str:
+        key = extra.pop("key", None) or node_id(kind, namespace, name)
+        if key not in self.nodes:
+            self.nodes[key] = dict({"id": key, "kind": kind, "namespace": namespace, "name": name,
+                                    "layer": LAYER.get(kind, 4), "findings": [], "severity": ""}, **extra)
+        return key
+
+    def edge(self, source: str, target: str, kind: str, **extra: Any) -> Dict[str, Any]:
+        key = (source, target, kind)
+        if key not in self.edges:
+            self.edges[key] = dict({"source": source, "target": target, "kind": kind, "broken": False, "codes": []},
+                                   **extra)
+        return self.edges[key]
+
+
+def mesh_graph(model: MeshModel, violations: Iterable[Dict[str, Any]], scope: str = "all") -> Dict[str, Any]:
+    """Nodes and edges of the mesh (``scope`` ``all``) or of its broken part (``broken``)."""
+    graph = _Builder()
+    db = model.db
+    objects = {row[0]: graph.node(row[1], row[2], row[3]) for row in db.execute(
+        "SELECT id, kind, namespace, name FROM object WHERE kind IN (%s) AND source NOT LIKE '(assumed%%'"
+        % ",".join("?" * len(GRAPH_KINDS)), GRAPH_KINDS)}
+    for kind, sql in EDGES_SQL.items():
+        for source, target in db.execute(sql):
+            if source in objects and target in objects:
+                graph.edge(objects[source], objects[target], kind)
+    subsets: Dict[int, str] = {}
+    with_subsets: Set[int] = set()
+    for subset_id, name, rule_id, service_id in db.execute(SUBSETS_SQL):
+        if rule_id in objects and service_id in objects:
+            rule = graph.nodes[objects[rule_id]]
+            subsets[subset_id] = graph.node("DestinationRule", rule["namespace"], "%s:%s" % (rule["name"], name),
+                                            key="%s:%s" % (objects[rule_id], name), subset=name, rule=objects[rule_id])
+            graph.edge(objects[service_id], subsets[subset_id], "subset")
+            with_subsets.add(service_id)
+    for subset_id, workload_id in db.execute(SUBSET_WORKLOADS_SQL):
+        if subset_id in subsets and workload_id in objects:
+            graph.edge(subsets[subset_id], objects[workload_id], "selects")
+    for service_id, workload_id in db.execute(SERVICE_WORKLOADS_SQL):
+        if service_id not in with_subsets and service_id in objects and workload_id in objects:
+            graph.edge(objects[service_id], objects[workload_id], "selects")
+    _add_findings(graph, list(violations))
+    nodes, edges = list(graph.nodes.values()), list(graph.edges.values())
+    if scope == "broken":
+        nodes, edges = _broken_part(nodes, edges)
+    return {"scope": scope, "nodes": sorted(nodes, key=lambda n: (n["layer"], n["namespace"], n["name"])),
+            "edges": sorted(edges, key=lambda e: (e["source"], e["target"], e["kind"]))}
+
+
+_RANK = {"error": 3, "warning": 2, "info": 1, "": 0}
+
+
+def _add_findings(graph: _Builder, violations: List[Dict[str, Any]]) -> None:
+    for violation in violations:
+        subject = graph.node(violation["kind"], violation["namespace"], violation["name"])
+        node = graph.nodes[subject]
+        node["findings"].append(violation["id"])
+        if _RANK[violation["severity"]] > _RANK[node["severity"]]:
+            node["severity"] = violation["severity"]
+        missing_kind = MISSING.get(violation["code"])
+        if missing_kind:
+            placeholder = _placeholder(graph, violation, missing_kind)
+            edge = graph.edge(subject, placeholder, "missing", broken=True)
+            edge["codes"].append(violation["code"])
+        # Conflicts (the MSH2xx family) link their parties; other findings link the object they name.
+        link = "conflict" if violation["code"].startswith("MSH2") else "related"
+        for party in violation.get("related", []):
+            other = graph.node(party["kind"], party["namespace"], party["name"])
+            if other != subject and (other, subject, link) not in graph.edges:
+                edge = graph.edge(subject, other, link)
+                if violation["code"] not in edge["codes"]:
+                    edge["codes"].append(violation["code"])
+
+
+def _placeholder(graph: _Builder, violation: Dict[str, Any], kind: str) -> str:
+    """A node for what a reference names and does not find, in the namespace the name points to."""
+    target = str(violation.get("target") or "")
+    namespace = violation["namespace"]
+    if kind == "Gateway" and "/" in target:
+        namespace, _slash, name = target.partition("/")
+    elif kind == "Service" and ".svc." in target:
+        name, namespace = target.split(".")[:2]
+    elif kind == "DestinationRule":
+        name = "subset %s of %s" % (violation.get("subset") or "?", target.split(".", maxsplit=1)[0] if ".svc." in target else target)
+    elif kind == "Deployment":
+        name = "workload for %s" % ("subset " + violation["subset"] if violation.get("subset") else violation["name"])
+    else:
+        name = target or violation["path"]
+    return graph.node(kind, namespace, name, key="missing:%s/%s/%s" % (kind, namespace, name), missing=True)
+
+
+def _broken_part(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]]):
+    """Nodes with findings, placeholders and conflict parties, with their direct neighbours."""
+    core = {node["id"] for node in nodes if node["findings"] or node.get("missing")}
+    core |= {end for edge in edges if edge["kind"] in ("conflict", "related") for end in (edge["source"], edge["target"])}
+    keep = set(core)
+    for edge in edges:
+        if edge["source"] in core or edge["target"] in core:
+            keep |= {edge["source"], edge["target"]}
+    return ([node for node in nodes if node["id"] in keep],
+            [edge for edge in edges if edge["source"] in keep and edge["target"] in keep])
