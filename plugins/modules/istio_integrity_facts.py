@@ -81,8 +81,9 @@ options:
     description:
       - The traffic graph to return in C(graph), as nodes and edges (Gateway, VirtualService, Service or
         ServiceEntry, DestinationRule subset, workload; broken references as edges to placeholder nodes).
-      - V(broken) is what has findings, with placeholders, conflict parties and their direct neighbours (small
-        whatever the mesh size); V(all) is the whole mesh, for the HTML report; V(none) leaves it out.
+      - V(broken) is the objects with findings and the other parties they name, with placeholders and the edges
+        among them (small and quick whatever the mesh size); V(all) is the whole mesh, for the HTML report;
+        V(none) leaves it out.
     type: str
     choices: [none, broken, all]
     default: broken

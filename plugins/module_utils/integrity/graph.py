@@ -7,9 +7,9 @@ Gateway -> VirtualService -> Service / ServiceEntry -> DestinationRule subset ->
 each node in its namespace. The edges that exist come from the model (the
 same resolution the checks use); a broken reference is an edge to a
 placeholder node named after what is missing; the parties of a conflict are
-linked. ``scope="broken"`` keeps what a reader needs to see the problems: every
-node with a finding, every placeholder and conflict party, and their direct
-neighbours.
+linked. ``scope="broken"`` is the part a reader needs to see the problems, and
+costs next to nothing whatever the mesh size: the objects with findings and the
+other parties they name, their placeholders, and the edges among them.
 """
 
 from __future__ import annotations
@@ -89,9 +89,17 @@ def mesh_graph(model: MeshModel, violations: Iterable[Dict[str, Any]], scope: st
     """Nodes and edges of the mesh (``scope`` ``all``) or of its broken part (``broken``)."""
     graph = _Builder()
     db = model.db
+    violations = list(violations)
+    where = "kind IN (%s) AND source NOT LIKE '(assumed%%'" % ",".join("?" * len(GRAPH_KINDS))
+    if scope == "broken":
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS graph_part (kind TEXT, namespace TEXT, name TEXT)")
+        db.execute("DELETE FROM graph_part")
+        db.executemany("INSERT INTO graph_part VALUES (?, ?, ?)", [
+            (party["kind"], party["namespace"], party["name"])
+            for violation in violations for party in [violation] + violation.get("related", [])])
+        where += " AND (kind, namespace, name) IN (SELECT kind, namespace, name FROM graph_part)"
     objects = {row[0]: graph.node(row[1], row[2], row[3]) for row in db.execute(
-        "SELECT id, kind, namespace, name FROM object WHERE kind IN (%s) AND source NOT LIKE '(assumed%%'"
-        % ",".join("?" * len(GRAPH_KINDS)), GRAPH_KINDS)}
+        "SELECT id, kind, namespace, name FROM object WHERE " + where, GRAPH_KINDS)}
     for kind, sql in EDGES_SQL.items():
         for source, target in db.execute(sql):
             if source in objects and target in objects:
@@ -111,12 +119,10 @@ def mesh_graph(model: MeshModel, violations: Iterable[Dict[str, Any]], scope: st
     for service_id, workload_id in db.execute(SERVICE_WORKLOADS_SQL):
         if service_id not in with_subsets and service_id in objects and workload_id in objects:
             graph.edge(objects[service_id], objects[workload_id], "selects")
-    _add_findings(graph, list(violations))
-    nodes, edges = list(graph.nodes.values()), list(graph.edges.values())
-    if scope == "broken":
-        nodes, edges = _broken_part(nodes, edges)
-    return {"scope": scope, "nodes": sorted(nodes, key=lambda n: (n["layer"], n["namespace"], n["name"])),
-            "edges": sorted(edges, key=lambda e: (e["source"], e["target"], e["kind"]))}
+    _add_findings(graph, violations)
+    return {"scope": scope,
+            "nodes": sorted(graph.nodes.values(), key=lambda n: (n["layer"], n["namespace"], n["name"])),
+            "edges": sorted(graph.edges.values(), key=lambda e: (e["source"], e["target"], e["kind"]))}
 
 
 _RANK = {"error": 3, "warning": 2, "info": 1, "": 0}
@@ -159,15 +165,3 @@ def _placeholder(graph: _Builder, violation: Dict[str, Any], kind: str) -> str:
     else:
         name = target or violation["path"]
     return graph.node(kind, namespace, name, key="missing:%s/%s/%s" % (kind, namespace, name), missing=True)
-
-
-def _broken_part(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]]):
-    """Nodes with findings, placeholders and conflict parties, with their direct neighbours."""
-    core = {node["id"] for node in nodes if node["findings"] or node.get("missing")}
-    core |= {end for edge in edges if edge["kind"] in ("conflict", "related") for end in (edge["source"], edge["target"])}
-    keep = set(core)
-    for edge in edges:
-        if edge["source"] in core or edge["target"] in core:
-            keep |= {edge["source"], edge["target"]}
-    return ([node for node in nodes if node["id"] in keep],
-            [edge for edge in edges if edge["source"] in keep and edge["target"] in keep])
