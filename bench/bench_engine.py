@@ -255,6 +255,18 @@ def run_measure(kind: str, directory: Path, repeat: int = 3) -> Dict[str, Any]:
     return min(runs, key=lambda run: run["seconds"])
 
 
+def print_table(title: str, headers: str, row_format: str, rows: List[tuple]) -> None:
+    """A Markdown table (``headers`` and ``row_format`` split on '|'); nothing without rows."""
+    if not rows:
+        return
+    columns = headers.split("|")
+    print("\n%s\n" % title)
+    print("| %s |" % " | ".join(columns))
+    print("|%s|" % "|".join(":---:" if column == "exact" else "---:" for column in columns))
+    for row in rows:
+        print("| %s |" % (" | ".join(row_format.split("|")) % tuple(row)))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--measure", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
@@ -282,29 +294,18 @@ def main() -> int:
             job_events.append((size, engine["objects"], measure_job_events(directory)))
         if size <= 10000:
             html_reports.append((size, engine["objects"], run_measure("html", directory, repeat=1)))
-    print("\nOffline integrity check vs. the floor (PyYAML C loader parsing the same files); 'playbook' is the shipped\n"
-          "integrity_check playbook through ansible-playbook with its default options (locations and reports)\n")
-    print("| Services | objects | seconds | floor s | ratio to floor | playbook s | playbook ratio | peak MiB | found "
-          "| planted | exact |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|")
-    for row in rows:
-        print("| %d | %d | %.2f | %.2f | %.2fx | %.2f | %.2fx | %.0f | %d | %d | %s |" % (
-            row[:10] + ("yes" if row[10] else "NO",)))
-    if job_events:
-        print("\nThe same playbook through ansible-runner (as AWX runs it): job events vs AWX's default 700 kB event limit\n")
-        print("| Services | objects | events | largest event kB | ratio to 700 kB | stdout kB |")
-        print("|---:|---:|---:|---:|---:|---:|")
-        for size, objects, events in job_events:
-            print("| %d | %d | %d | %.1f | %.3fx | %.1f |" % (
-                size, objects, events["events"], events["largest_kb"], events["largest_kb"] / 700, events["stdout_kb"]))
-    if html_reports:
-        print("\nHTML report: the check with the whole-mesh graph, then the page written from it\n")
-        print("| Services | objects | nodes | edges | check with graph s | page s | ratio to check | MiB |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for size, objects, page in html_reports:
-            print("| %d | %d | %d | %d | %.2f | %.2f | %.2fx | %.1f |" % (
-                size, objects, page["nodes"], page["edges"], page["check_s"], page["render_s"],
-                page["render_s"] / page["check_s"], page["mib"]))
+    print_table("Offline integrity check vs. the floor (PyYAML C loader parsing the same files); 'playbook' is the shipped\n"
+                "integrity_check playbook through ansible-playbook with its default options (locations and reports)",
+                "Services|objects|seconds|floor s|ratio to floor|playbook s|playbook ratio|peak MiB|found|planted|exact",
+                "%d|%d|%.2f|%.2f|%.2fx|%.2f|%.2fx|%.0f|%d|%d|%s", [row[:10] + ("yes" if row[10] else "NO",) for row in rows])
+    print_table("The same playbook through ansible-runner (as AWX runs it): job events vs AWX's default 700 kB event limit",
+                "Services|objects|events|largest event kB|ratio to 700 kB|stdout kB", "%d|%d|%d|%.1f|%.3fx|%.1f",
+                [(size, objects, events["events"], events["largest_kb"], events["largest_kb"] / 700, events["stdout_kb"])
+                 for size, objects, events in job_events])
+    print_table("HTML report: the check with the whole-mesh graph, then the page written from it",
+                "Services|objects|nodes|edges|check with graph s|page s|page MiB", "%d|%d|%d|%d|%.2f|%.2f|%.1f",
+                [(size, objects, page["nodes"], page["edges"], page["check_s"], page["render_s"], page["mib"])
+                 for size, objects, page in html_reports])
     by_size = {row[0]: row for row in rows}
     if 1000 in by_size and 10000 in by_size:
         print("\nGrowth 1k -> 10k Services: %.1fx time (bar: at most 12x)" % (by_size[10000][2] / by_size[1000][2]))
