@@ -219,3 +219,12 @@ def test_sidecars_peer_authentications_namespaces_and_deployments_are_read_live(
     assert scanned["Sidecar"] == 1 and scanned["PeerAuthentication"] == 1 and scanned["Deployment"] == 1
     assert run.facts["summary"]["complete"] is True
     assert any("Gateway API Gateways not read" in note for note in run.facts["summary"]["notes"])
+
+
+def test_rejected_credentials_say_what_to_set(control_plane):
+    """An expired or wrong token: one sentence naming the 401 and the options and variables to set."""
+    run = run_playbook([facts_task(host=control_plane.server, api_key="expired-token", validate_certs=False)])
+    assert run.failed
+    assert "rejected the credentials (401 Unauthorized: expired or wrong token or certificate)" in run.output
+    assert "K8S_AUTH_API_KEY" in run.output and "expired-token" not in run.output
+    assert "Traceback" not in run.output

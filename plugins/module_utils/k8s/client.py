@@ -23,6 +23,7 @@ try:
     from kubernetes import config as k8s_config
     from kubernetes.client.rest import ApiException
     from kubernetes.config.config_exception import ConfigException
+    from yaml import YAMLError
     K8S_IMPORT_ERROR: Optional[ImportError] = None
 except ImportError as import_error:
     K8S_IMPORT_ERROR = import_error
@@ -51,21 +52,32 @@ class Invalid(Exception):
     """422: the API server (with the CRD schemas) rejected the object; the message names the field."""
 
 
+SET_KUBECONFIG = "set `kubeconfig` (or K8S_AUTH_KUBECONFIG, or KUBECONFIG)"
+SET_HOST = "or give `host` with `api_key` (K8S_AUTH_HOST, K8S_AUTH_API_KEY)"
+
+
 def _configuration(params: Dict[str, Any]) -> "k8s_client.Configuration":
     configuration = k8s_client.Configuration()
     kubeconfig, context = params.get("kubeconfig"), params.get("context")
     explicit = params.get("host") and (params.get("api_key") or params.get("client_cert"))
-    try:
-        if isinstance(kubeconfig, dict):
-            k8s_config.load_kube_config_from_dict(kubeconfig, context=context, client_configuration=configuration)
-        elif kubeconfig or context or not explicit:
-            path = os.path.expanduser(kubeconfig or os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])
-            if os.path.exists(path) or kubeconfig:
-                k8s_config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
-            else:
+    if isinstance(kubeconfig, dict):
+        _load_kubeconfig(lambda: k8s_config.load_kube_config_from_dict(
+            kubeconfig, context=context, client_configuration=configuration), "the kubeconfig given inline", context)
+    elif kubeconfig or context or not explicit:
+        path = os.path.expanduser(kubeconfig or os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])
+        if kubeconfig and not os.path.exists(path):
+            raise ClusterError("kubeconfig %s does not exist: %s" % (path, SET_KUBECONFIG))
+        if kubeconfig or os.path.exists(path):
+            _load_kubeconfig(lambda: k8s_config.load_kube_config(
+                config_file=path, context=context, client_configuration=configuration), path, context)
+        elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+            try:
                 k8s_config.load_incluster_config(client_configuration=configuration)
-    except (ConfigException, OSError, ValueError, TypeError) as error:
-        raise ClusterError("cannot load the Kubernetes client configuration: %s" % error) from None
+            except ConfigException as error:
+                raise ClusterError("cannot use the in-cluster service account: %s; %s" % (error, SET_KUBECONFIG)) from None
+        else:
+            raise ClusterError("no kubeconfig found (%s does not exist and this is not a pod in a cluster): %s, %s"
+                               % (path, SET_KUBECONFIG, SET_HOST))
     overrides = {"host": "host", "ca_cert": "ssl_ca_cert", "client_cert": "cert_file", "client_key": "key_file",
                  "validate_certs": "verify_ssl"}
     for option, attribute in overrides.items():
@@ -78,6 +90,25 @@ def _configuration(params: Dict[str, Any]) -> "k8s_client.Configuration":
     configuration.retries = 1
     configuration.connection_pool_maxsize = 8  # batch applies run requests in parallel
     return configuration
+
+
+def _load_kubeconfig(load: Any, where: str, context: Optional[str]) -> None:
+    """Run a kubeconfig loader; its failures become one sentence naming the cause and what to set."""
+    try:
+        load()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ClusterError("cannot read kubeconfig %s: %s; %s" % (where, getattr(error, "strerror", None) or error,
+                                                                  SET_KUBECONFIG)) from None
+    except (ConfigException, YAMLError, ValueError, TypeError, AttributeError) as error:
+        text = " ".join(str(error).split())
+        if context and context in text and ("not found" in text or "Expected" in text):
+            raise ClusterError("context %r is not in kubeconfig %s: set `context` (or K8S_AUTH_CONTEXT) to one of "
+                               "its contexts" % (context, where)) from None
+        if "current-context" in text:
+            raise ClusterError("kubeconfig %s names no current context: set `context` (or K8S_AUTH_CONTEXT)"
+                               % where) from None
+        raise ClusterError("cannot use kubeconfig %s: %s; %s" % (where, text.splitlines()[0][:300] if text else
+                                                                 type(error).__name__, SET_KUBECONFIG)) from None
 
 
 class KubernetesAPI:
@@ -118,7 +149,8 @@ class KubernetesAPI:
         except ApiException as error:
             status, data = error.status, error.body
         except urllib3.exceptions.HTTPError as error:
-            raise ClusterError("cannot reach the Kubernetes API at %s: %s" % (self.host, _reason(error))) from None
+            raise ClusterError("cannot reach the Kubernetes API at %s: %s; check `host` (K8S_AUTH_HOST) or the "
+                               "kubeconfig's server" % (self.host, _reason(error))) from None
         return self._decode(method, path, status, data)
 
     def _decode(self, method: str, path: str, status: int, data: Any) -> Any:
@@ -139,7 +171,9 @@ class KubernetesAPI:
         if status == 422:
             raise Invalid(message or "invalid")
         if status == 401:
-            raise ClusterError("the Kubernetes API at %s rejected the credentials (401 Unauthorized)" % self.host)
+            raise ClusterError("the Kubernetes API at %s rejected the credentials (401 Unauthorized: expired or wrong "
+                               "token or certificate): refresh the kubeconfig, or set `api_key` (K8S_AUTH_API_KEY) or "
+                               "`client_cert`/`client_key`" % self.host)
         if status == 0:
             raise ClusterError("cannot reach the Kubernetes API at %s: %s" % (self.host, message))
         raise ClusterError("%s %s failed with HTTP %d: %s" % (method, path, status, message))
