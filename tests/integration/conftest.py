@@ -26,9 +26,10 @@ sys.path.insert(0, str(REPO / "tools" / "controlplane"))
 import localcluster  # noqa: E402  pylint: disable=wrong-import-position
 
 
-def start_plane(install_crds: bool = True) -> localcluster.LocalControlPlane:
+def start_plane(install_crds: bool = True, priority_and_fairness: bool = False) -> localcluster.LocalControlPlane:
     try:
-        return localcluster.LocalControlPlane(localcluster.build_binaries()).start(install_crds=install_crds)
+        return localcluster.LocalControlPlane(localcluster.build_binaries(), priority_and_fairness=priority_and_fairness
+                                              ).start(install_crds=install_crds)
     except localcluster.ControlPlaneError as error:
         pytest.fail("the local control plane could not start: %s" % error, pytrace=False)
 

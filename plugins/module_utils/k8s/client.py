@@ -3,6 +3,11 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A thin JSON transport to the Kubernetes API, configured like kubernetes.core.
 
+Throttling (429 from API Priority and Fairness, with Retry-After) and
+transient unavailability (503) are retried: every method is retried, because
+the API server answers them before it acts on a request, with the wait the
+server asks for or an exponential backoff, both jittered and bounded.
+
 The ``kubernetes`` package loads kubeconfigs (contexts, exec plugins, token
 refresh) and holds the TLS settings; requests go through its REST client as
 raw JSON, so large lists are not turned into model objects, and the code does
@@ -14,6 +19,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import quote, urlencode
 
@@ -29,6 +36,11 @@ except ImportError as import_error:
     K8S_IMPORT_ERROR = import_error
 
 JSON = "application/json"
+# Answers the API server gives before acting on a request: safe to send again.
+RETRIED_STATUSES = (429, 503)
+MAX_ATTEMPTS = 12
+BACKOFF_BASE = 0.2  # seconds; doubled per attempt
+BACKOFF_CAP = 10.0  # seconds, for one wait, including a Retry-After the server asks for
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 
 
@@ -141,17 +153,25 @@ class KubernetesAPI:
             # JSON content types are encoded by the client itself; others must arrive as text.
             if "json" not in content_type:
                 body = json.dumps(body)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            status, data, retry_after = self._send(method, url, headers, body)
+            if status not in RETRIED_STATUSES or attempt == MAX_ATTEMPTS:
+                break
+            time.sleep(backoff(attempt, retry_after))
+        return self._decode(method, path, status, data)
+
+    def _send(self, method: str, url: str, headers: Dict[str, str], body: Any) -> Tuple[int, Any, Optional[str]]:
+        """(status, body, Retry-After header) of one request."""
         try:
             response = self.api_client.rest_client.request(method, url, headers=headers, body=body,
                                                            _request_timeout=self.timeout)
-            status = response.status
             data = response.data if getattr(response, "data", None) is not None else response.read()
+            return response.status, data, _header(response, "Retry-After")
         except ApiException as error:
-            status, data = error.status, error.body
+            return error.status, error.body, (error.headers or {}).get("Retry-After")
         except urllib3.exceptions.HTTPError as error:
             raise ClusterError("cannot reach the Kubernetes API at %s: %s; check `host` (K8S_AUTH_HOST) or the "
                                "kubeconfig's server" % (self.host, _reason(error))) from None
-        return self._decode(method, path, status, data)
 
     def _decode(self, method: str, path: str, status: int, data: Any) -> Any:
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else (data or "")
@@ -174,6 +194,10 @@ class KubernetesAPI:
             raise ClusterError("the Kubernetes API at %s rejected the credentials (401 Unauthorized: expired or wrong "
                                "token or certificate): refresh the kubeconfig, or set `api_key` (K8S_AUTH_API_KEY) or "
                                "`client_cert`/`client_key`" % self.host)
+        if status in RETRIED_STATUSES:
+            raise ClusterError("the Kubernetes API at %s is %s (HTTP %d) and still was after %d attempts: %s"
+                               % (self.host, "throttling requests" if status == 429 else "unavailable", status,
+                                  MAX_ATTEMPTS, message))
         if status == 0:
             raise ClusterError("cannot reach the Kubernetes API at %s: %s" % (self.host, message))
         raise ClusterError("%s %s failed with HTTP %d: %s" % (method, path, status, message))
@@ -193,6 +217,24 @@ class KubernetesAPI:
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return
+
+
+def backoff(attempt: int, retry_after: Optional[str]) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: at least what the server asked, jittered, at most the cap."""
+    try:
+        asked = float(retry_after) if retry_after else 0.0
+    except ValueError:  # an HTTP date: the API server sends seconds, others may not
+        asked = 1.0
+    exponential = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** (attempt - 1)))
+    # Full jitter above the floor the server asked for, so parallel clients do not retry in step.
+    return min(BACKOFF_CAP, asked + random.uniform(0, exponential))  # nosec B311 - jitter, not cryptography
+
+
+def _header(response: Any, name: str) -> Optional[str]:
+    getter = getattr(response, "getheader", None)
+    if getter is not None:
+        return getter(name)
+    return (getattr(response, "headers", None) or {}).get(name)
 
 
 def _reason(error: Exception) -> str:

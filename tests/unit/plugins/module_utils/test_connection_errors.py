@@ -8,7 +8,7 @@ import socket
 import pytest
 import yaml
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import ClusterError, KubernetesAPI
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import ClusterError, KubernetesAPI, backoff
 
 
 def kubeconfig(server="https://127.0.0.1:6443", context="dev"):
@@ -68,3 +68,13 @@ def test_an_unreachable_server(no_home_config):
     message = error_of({"kubeconfig": kubeconfig("https://127.0.0.1:%d" % port), "request_timeout": 5})
     assert message.startswith("cannot reach the Kubernetes API at https://127.0.0.1:%d: connection refused" % port)
     assert "K8S_AUTH_HOST" in message
+
+
+@pytest.mark.parametrize("attempt, retry_after, low, high", [
+    (1, None, 0.0, 0.2), (4, None, 0.0, 1.6), (30, None, 0.0, 10.0),  # exponential, jittered, capped
+    (1, "2", 2.0, 2.2), (3, "1", 1.0, 1.8), (1, "600", 10.0, 10.0),  # the server's wait first, still capped
+    (1, "Wed, 21 Oct 2026 07:28:00 GMT", 1.0, 1.2)])
+def test_backoff_honours_retry_after_with_bounded_jitter(attempt, retry_after, low, high):
+    waits = [backoff(attempt, retry_after) for _round in range(200)]
+    assert all(low <= wait <= high for wait in waits)
+    assert len(set(waits)) > 1 or low == high  # jittered
