@@ -79,6 +79,14 @@ options:
     type: str
     choices: [enforce, warn, 'off']
     default: enforce
+  accept_unverifiable:
+    description:
+      - The guard reads every namespace the rendered objects reference (the namespace of a Gateway given as
+        C(namespace/name), of a Service FQDN destination, of C(exportTo)) besides the namespaces written to. Under
+        O(integrity=enforce), a namespace it cannot read (RBAC) refuses the write, naming the namespace and the
+        verb; V(true) writes anyway, leaving those references unverified.
+    type: bool
+    default: false
   force_conflicts:
     description:
       - Take over fields another field manager owns instead of failing on the conflict.
@@ -247,6 +255,7 @@ def argument_spec() -> dict:
         apply=dict(type="bool", default=True),
         dest=dict(type="path"),
         integrity=dict(type="str", choices=["enforce", "warn", "off"], default="enforce"),
+        accept_unverifiable=dict(type="bool", default=False),
         force_conflicts=dict(type="bool", default=False),
         exclusive_namespaces=dict(type="list", elements="str", default=[]),
     )
@@ -270,6 +279,7 @@ def main() -> None:
                            required_one_of=[["name", "definition", "meshservices"]])
     options = Options(state=module.params["state"], prune=module.params["prune"], apply=module.params["apply"],
                       dest=module.params["dest"], integrity=module.params["integrity"],
+                      accept_unverifiable=module.params["accept_unverifiable"],
                       force_conflicts=module.params["force_conflicts"],
                       exclusive_namespaces=module.params["exclusive_namespaces"], check_mode=module.check_mode,
                       diff=module._diff,  # pylint: disable=protected-access

@@ -256,3 +256,51 @@ def test_meshservice_role_applies_the_list_and_removes_unlisted(control_plane, n
     left = set(objects(control_plane, namespace))
     assert "Service/alpha" in left and not {key for key in left if key.endswith("/beta")}
     assert {(r["name"], r["action"]) for r in second.facts["resources"]} >= {("beta", "pruned"), ("alpha", "unchanged")}
+
+
+def frontend(namespace: str, **extra: Any) -> Dict[str, Any]:
+    return dict(name="frontend", namespace=namespace, hosts=["frontend.%s.example.com" % namespace],
+                ports=[{"port": 8080, "name": "http"}], **extra)
+
+
+def test_enforce_refuses_a_gateway_missing_in_another_namespace(control_plane, namespace):
+    """The guard reads the namespace a cross-namespace Gateway reference points into, and names the missing one."""
+    refused = run(control_plane, **frontend(namespace, gateway={"name": "no-such-gw", "namespace": "istio-system"}))
+    assert refused.facts["failed"]
+    assert "istio-system/no-such-gw" in refused.facts["msg"] and "nothing was applied" in refused.facts["msg"]
+    assert objects(control_plane, namespace) == {}
+    control_plane.kubectl("create", "namespace", "istio-system", check=False)
+    control_plane.kubectl("apply", "-f", "-", stdin=json.dumps({
+        "apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+        "metadata": {"name": "shared-gw", "namespace": "istio-system"},
+        "spec": {"selector": {"istio": "ingressgateway"},
+                 "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}]}}))
+    try:
+        applied = run(control_plane, **frontend(namespace, gateway={"name": "shared-gw", "namespace": "istio-system"}))
+        assert not applied.facts.get("failed"), applied.facts.get("msg")
+    finally:
+        control_plane.kubectl("delete", "gateway.networking.istio.io", "shared-gw", "-n", "istio-system")
+
+
+def test_enforce_refuses_when_it_cannot_read_a_referenced_namespace(control_plane, namespace):
+    """A user who may write its namespace but not read istio-system: refused, naming the namespace; accepted on demand."""
+    control_plane.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "all", "namespace": namespace},
+         "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": {"name": "restricted-all", "namespace": namespace},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "all"},
+         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "restricted-reader"}]}]}))
+    as_restricted = dict(kubeconfig=str(control_plane.restricted_kubeconfig))
+    options = frontend(namespace, gateway={"name": "edge", "namespace": "istio-system"})
+    refused = run_playbook([dict(meshservice(control_plane, **options), **{
+        "meshops.istio_integrity.istio_meshservice": dict(options, **as_restricted)})], result_var="result")
+    assert refused.facts["failed"]
+    assert "cannot verify the change" in refused.facts["msg"] and "istio-system" in refused.facts["msg"]
+    assert "forbidden" in refused.facts["msg"].lower() and "accept_unverifiable" in refused.facts["msg"]
+    assert objects(control_plane, namespace) == {}
+    accepted = run_playbook([dict(meshservice(control_plane, **options), **{
+        "meshops.istio_integrity.istio_meshservice": dict(options, accept_unverifiable=True, **as_restricted)})],
+        result_var="result")
+    assert not accepted.facts.get("failed"), accepted.facts.get("msg")
+    assert "VirtualService/frontend" in objects(control_plane, namespace)

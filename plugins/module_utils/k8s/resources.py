@@ -84,10 +84,10 @@ class ResourceClient:
         except NotFound:
             pass
 
-    def owned(self, kind: str, page_size: int = 500) -> Iterator[Dict[str, Any]]:
-        """Every object of a kind carrying our managed-by label, in every namespace."""
+    def owned(self, kind: str, page_size: int = 500, namespace: Optional[str] = None) -> Iterator[Dict[str, Any]]:
+        """Every object of a kind carrying our managed-by label, in one namespace or (None) in every one."""
         base, plural = self._base(kind)
         selector = "%s=%s" % (MANAGED_BY_LABEL, MANAGED_BY_VALUE)
-        for item in self.api.list_pages(namespaced_path(base, None, plural), page_size, label_selector=selector):
+        for item in self.api.list_pages(namespaced_path(base, namespace, plural), page_size, label_selector=selector):
             item.setdefault("kind", kind)
             yield item

@@ -18,13 +18,14 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import spec
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import render
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import (
-    ClusterError, Conflict, Invalid, KubernetesAPI)
+    ClusterError, Conflict, Forbidden, Invalid, KubernetesAPI)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.resources import KINDS, ResourceClient, comparable
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.hosts import resolve_host
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import IntegrityRequest, RunError, run_integrity
 
 # Checks that can block a write: references and conflicts. Workload and Secret checks cannot,
@@ -49,6 +50,8 @@ class Options:
     apply: bool = True
     dest: Optional[str] = None
     integrity: str = "enforce"
+    # Under enforce, write even when the guard cannot read a namespace the write references.
+    accept_unverifiable: bool = False
     force_conflicts: bool = False
     # Namespaces this task owns entirely: meshservices found there but not in the task are removed.
     exclusive_namespaces: List[str] = field(default_factory=list)
@@ -109,6 +112,26 @@ def write_manifests(dest: str, params: List[Dict[str, Any]], objects: List[Dict[
     return changed
 
 
+def referenced_namespaces(objects: Sequence[Dict[str, Any]]) -> Set[str]:
+    """Namespaces rendered objects point into: Gateways as ``namespace/name``, Service FQDN hosts, exportTo."""
+    found: Set[str] = set()
+    for obj in objects:
+        spec_ = obj.get("spec") or {}
+        found |= {namespace for namespace in spec_.get("exportTo") or [] if namespace not in (".", "*")}
+        found |= {ref.split("/", 1)[0] for ref in spec_.get("gateways") or [] if "/" in ref}
+        hosts = [spec_.get("host")] if obj["kind"] == "DestinationRule" else []
+        for protocol in ("http", "tcp", "tls"):
+            for rule in spec_.get(protocol) or []:
+                hosts += [(destination.get("destination") or {}).get("host") for destination in rule.get("route") or []]
+                hosts += [(mirror.get("destination") or {}).get("host") for mirror in rule.get("mirrors") or []]
+                hosts.append((rule.get("mirror") or {}).get("host"))
+        for host in filter(None, hosts):
+            labels = resolve_host(host, obj["metadata"]["namespace"]).split(".")
+            if len(labels) > 3 and labels[2] == "svc":
+                found.add(labels[1])
+    return found
+
+
 def _parallel(function: Callable, items: Sequence[Any]) -> List[Any]:
     if len(items) < 2:
         return [function(item) for item in items]
@@ -133,13 +156,31 @@ class MeshServiceApplier:
         mine: List[Dict[str, Any]] = []
         others: List[Dict[str, Any]] = []
         for kind in KINDS:
-            for obj in self.resources.owned(kind):
+            for obj in self._owned(kind):
                 owner = render.meshservice_of(obj)
                 if owner in keys:
                     mine.append(obj)
                 elif owner[0] in exclusive:
                     others.append(obj)
         return mine, others
+
+    def _owned(self, kind: str) -> List[Dict[str, Any]]:
+        """Ours of a kind in every namespace or, for a user who may not list the whole cluster, in the namespaces
+        this task writes to or owns."""
+        try:
+            return list(self.resources.owned(kind))
+        except Forbidden:
+            namespaces = sorted({item["namespace"] for item in self.params}
+                                | {obj["metadata"]["namespace"] for obj in self.desired}
+                                | set(self.options.exclusive_namespaces))
+        found: List[Dict[str, Any]] = []
+        for namespace in namespaces:
+            try:
+                found += self.resources.owned(kind, namespace=namespace)
+            except Forbidden as error:
+                raise RunError("cannot list %ss in namespace %s to find what this task owns (forbidden): %s"
+                               % (kind, namespace, error)) from None
+        return found
 
     def run(self) -> Dict[str, Any]:
         mine, others = self.owned()
@@ -185,12 +226,18 @@ class MeshServiceApplier:
     def _check_integrity(self, stale: List[Dict[str, Any]]) -> None:
         if self.options.integrity == "off":
             return
-        namespaces = sorted({obj["metadata"]["namespace"] for obj in self.desired + stale})
+        # What the write touches: its own namespaces and every namespace its objects reference.
+        namespaces = sorted({obj["metadata"]["namespace"] for obj in self.desired + stale}
+                            | referenced_namespaces(self.desired))
         common = dict(live=True, namespaces=namespaces, checks=WRITE_TIME_CHECKS, include_objects=False,
                       connection=self.options.connection)
         baseline = run_integrity(IntegrityRequest(**common))
         hidden = [(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in stale]
         proposed = run_integrity(IntegrityRequest(objects=self.desired, hidden=hidden, **common))
+        unread = proposed["summary"]["incomplete_reasons"]
+        if unread and self.options.integrity == "enforce" and not self.options.accept_unverifiable:
+            raise IntegrityRefused("integrity: cannot verify the change, nothing was applied (set accept_unverifiable: "
+                                   "true to write anyway): %s" % " | ".join(unread), [])
         known = {v["id"] for v in baseline["violations"]}
         new = [v for v in proposed["violations"] if v["severity"] == "error" and v["id"] not in known]
         self.integrity["new_violations"] = new
