@@ -304,3 +304,26 @@ def test_enforce_refuses_when_it_cannot_read_a_referenced_namespace(control_plan
         result_var="result")
     assert not accepted.facts.get("failed"), accepted.facts.get("msg")
     assert "VirtualService/frontend" in objects(control_plane, namespace)
+
+
+def test_two_meshservices_rendering_one_object_are_refused_and_nothing_changes_hands(control_plane, namespace):
+    """Batch: both named. One by one (the reconcile role's fallback): the second is refused, every run."""
+    def shop(name):
+        return dict(name=name, namespace=namespace, hosts=["%s.example.com" % name], ports=[{"port": 80, "name": "http"}],
+                    gateway={"name": "shared", "create": True})
+    batch = run(control_plane, meshservices=[shop("a"), shop("b")])
+    assert batch.facts["failed"] and "meshservices[1] renders Gateway/%s/shared, which meshservices[0] renders too" % (
+        namespace) in batch.facts["msg"]
+    assert objects(control_plane, namespace) == {}
+    assert not run(control_plane, **shop("a")).facts.get("failed")
+    owner_before = objects(control_plane, namespace)["Gateway/shared"]["metadata"]
+    for _attempt in range(2):
+        refused = run(control_plane, **shop("b"))
+        assert refused.facts["failed"]
+        assert ("Gateway/%s/shared belongs to meshservice %s/a, and meshservice %s/b renders it too"
+                % (namespace, namespace, namespace)) in refused.facts["msg"]
+        again = run(control_plane, **shop("a"))
+        assert not again.facts.get("failed") and not again.facts["changed"]
+    owner_after = objects(control_plane, namespace)["Gateway/shared"]["metadata"]
+    assert owner_after["resourceVersion"] == owner_before["resourceVersion"]
+    assert "VirtualService/b" not in objects(control_plane, namespace)

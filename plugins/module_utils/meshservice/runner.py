@@ -190,6 +190,7 @@ class MeshServiceApplier:
         stale = [obj for obj in mine if render.identity(obj) not in wanted] if self.options.prune else []
         stale += others
         before = dict(zip(map(render.identity, self.desired), _parallel(self.resources.get, self.desired)))
+        self._refuse_taking_over(before, {render.meshservice_of(obj) for obj in others})
         dry = self._apply_all(self.desired, dry_run=True)
         self._check_integrity(stale)
         # The dry run says what each write would change: objects it leaves as they are are not written.
@@ -206,6 +207,19 @@ class MeshServiceApplier:
         results += pruned["resources"]
         return {"changed": any(r["action"] != "unchanged" for r in results), "resources": results,
                 "integrity": self.integrity, "warnings": self.warnings}
+
+    def _refuse_taking_over(self, live: Dict[str, Optional[Dict[str, Any]]], leaving: Set[Tuple[str, str]]) -> None:
+        """An object another meshservice owns is never taken over (it would change hands on every run)."""
+        clashes = []
+        for obj in self.desired:
+            current = live.get(render.identity(obj))
+            owner = render.meshservice_of(current) if current else ("", "")
+            if owner[1] and owner != render.meshservice_of(obj) and owner not in leaving:
+                clashes.append("%s belongs to meshservice %s/%s, and meshservice %s/%s renders it too"
+                               % ((render.identity(obj),) + owner + render.meshservice_of(obj)))
+        if clashes:
+            raise RunError("nothing was applied: %s; give one of them other object names, or delete the other "
+                           "meshservice first" % " | ".join(clashes))
 
     def _apply_all(self, objects: List[Dict[str, Any]], dry_run: bool) -> List[Dict[str, Any]]:
         def apply(obj: Dict[str, Any]):
