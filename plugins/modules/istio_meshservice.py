@@ -43,6 +43,10 @@ options:
         C(ports), C(trafficPolicy), C(subsets), C(routes) and the rest).
       - When the resource was read from the API server (it has C(metadata.uid)), the objects rendered in its
         namespace carry an owner reference to it, so that Kubernetes' garbage collector removes them with it.
+      - Task-level meshservice options fill in what the definition leaves out (as C(namespace) does for
+        C(kubernetes.core.k8s)'s C(definition)), for example O(namespace) or O(gateway); the same setting given
+        both ways with different values is an error naming both.
+      - The gateway may be written as C(namespace/name) as well as C({name, namespace}).
     type: dict
   meshservices:
     description:
@@ -235,7 +239,7 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.args i
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.runner import (
     IntegrityRefused, Options, run_meshservices)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.spec import (
-    MESHSERVICE_SPEC, SpecError, from_definition, without_none)
+    MESHSERVICE_SPEC, SpecError, compose, from_definition, without_none)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import RunError
 
 
@@ -268,9 +272,10 @@ def entries(params: dict) -> list:
     if params.get("meshservices") is not None:
         return [("meshservices[%d]" % index, from_definition(item, "meshservices[%d]" % index)
                  if item.get("kind") == "MeshService" else item) for index, item in enumerate(params["meshservices"])]
+    given = without_none({key: params[key] for key in MESHSERVICE_SPEC})
     if params.get("definition") is not None:
-        return [("definition", from_definition(params["definition"], "definition"))]
-    return [("task", without_none({key: params[key] for key in MESHSERVICE_SPEC}))]
+        return [("definition", compose(from_definition(params["definition"], "definition"), given, "definition"))]
+    return [("task", given)]
 
 
 def main() -> None:

@@ -327,3 +327,15 @@ def test_two_meshservices_rendering_one_object_are_refused_and_nothing_changes_h
     owner_after = objects(control_plane, namespace)["Gateway/shared"]["metadata"]
     assert owner_after["resourceVersion"] == owner_before["resourceVersion"]
     assert "VirtualService/b" not in objects(control_plane, namespace)
+
+
+def test_task_options_fill_in_a_definition(control_plane, namespace):
+    """`definition:` plus `gateway: {create: true}` at task level creates the Gateway (it used to be ignored)."""
+    definition = {"apiVersion": "mesh.istio.operator/v1alpha1", "kind": "MeshService", "metadata": {"name": "web"},
+                  "spec": {"hosts": ["web.example.com"], "ports": [{"port": 80, "name": "http"}]}}
+    applied = run(control_plane, definition=definition, namespace=namespace, gateway={"name": "web-gw", "create": True})
+    assert not applied.facts.get("failed"), applied.facts.get("msg")
+    assert {"Gateway/web-gw", "VirtualService/web", "Service/web"} <= set(objects(control_plane, namespace))
+    clash = run(control_plane, definition=dict(definition, metadata={"name": "web", "namespace": namespace}),
+                namespace="elsewhere")
+    assert clash.facts["failed"] and "namespace is %r in the definition and 'elsewhere'" % namespace in clash.facts["msg"]

@@ -214,7 +214,8 @@ def from_definition(definition: Dict[str, Any], where: str) -> Dict[str, Any]:
     if not isinstance(options, dict):
         raise SpecError("%s.spec: expected a mapping" % where)
     options["name"] = metadata["name"]
-    options["namespace"] = metadata.get("namespace") or options.get("namespace") or "default"
+    if metadata.get("namespace") or options.get("namespace"):
+        options["namespace"] = metadata.get("namespace") or options["namespace"]
     labels = metadata.get("labels") or {}
     options["labels"] = dict(labels, **(options.get("labels") or {}))
     owner = owner_reference(definition)
@@ -223,9 +224,45 @@ def from_definition(definition: Dict[str, Any], where: str) -> Dict[str, Any]:
     return options
 
 
+def compose(defined: Dict[str, Any], given: Dict[str, Any], where: str) -> Dict[str, Any]:
+    """A definition's options with the task-level ones filling in what it leaves out, as kubernetes.core's
+    ``definition`` and ``namespace`` compose; a setting given both ways with different values is an error."""
+    clashes = sorted(key for key in given if key in defined and _differs(defined[key], given[key]))
+    if clashes:
+        raise SpecError("; ".join("%s: %s is %r in the definition and %r as a task option: give it once"
+                                  % (where, key, defined[key], given[key]) for key in clashes))
+    return _fill(defined, given)
+
+
+def _differs(defined: Any, given: Any) -> bool:
+    if isinstance(defined, dict) and isinstance(given, dict):
+        return any(key in given and given[key] is not None and _differs(value, given[key])
+                   for key, value in defined.items())
+    return defined is not None and given is not None and defined != given
+
+
+def _fill(defined: Dict[str, Any], given: Dict[str, Any]) -> Dict[str, Any]:
+    merged = dict(defined)
+    for key, value in given.items():
+        if merged.get(key) is None:
+            merged[key] = value
+        elif isinstance(merged[key], dict) and isinstance(value, dict):
+            merged[key] = _fill(merged[key], value)
+    return merged
+
+
+def _gateway_shorthand(options: Dict[str, Any]) -> None:
+    """``gateway: namespace/name`` (or ``name``), as MeshService resources may write it."""
+    gateway = options.get("gateway")
+    if isinstance(gateway, str) and gateway.strip():
+        namespace, _slash, name = gateway.strip().rpartition("/")
+        options["gateway"] = dict({"name": name}, **({"namespace": namespace} if namespace else {}))
+
+
 def validate(options: Dict[str, Any], where: str) -> Dict[str, Any]:
     """Type-check one meshservice against the spec and the rules no spec can express."""
     options = dict(options)
+    _gateway_shorthand(options)
     owner = options.pop(OWNER, None)
     result = ArgumentSpecValidator(MESHSERVICE_SPEC).validate(options)
     if result.error_messages:
