@@ -132,6 +132,16 @@ def referenced_namespaces(objects: Sequence[Dict[str, Any]]) -> Set[str]:
     return found
 
 
+def _blamed_on_the_write(new: List[Dict[str, Any]], written: Set[str]) -> List[Dict[str, Any]]:
+    """A conflict between what is written and what exists is the written object's finding (the existing one is
+    its related party): the existing party's copy of the same conflict is dropped."""
+    def identity(finding: Dict[str, Any]) -> str:
+        return "%s/%s/%s" % (finding["kind"], finding["namespace"], finding["name"])
+    on_written = {(v["code"], identity(v)) for v in new if identity(v) in written}
+    return [v for v in new if identity(v) in written or not any(
+        (v["code"], identity(party)) in on_written for party in v.get("related", []))]
+
+
 def _parallel(function: Callable, items: Sequence[Any]) -> List[Any]:
     if len(items) < 2:
         return [function(item) for item in items]
@@ -253,7 +263,8 @@ class MeshServiceApplier:
             raise IntegrityRefused("integrity: cannot verify the change, nothing was applied (set accept_unverifiable: "
                                    "true to write anyway): %s" % " | ".join(unread), [])
         known = {v["id"] for v in baseline["violations"]}
-        new = [v for v in proposed["violations"] if v["severity"] == "error" and v["id"] not in known]
+        new = _blamed_on_the_write([v for v in proposed["violations"] if v["severity"] == "error" and v["id"] not in known],
+                                   {render.identity(obj) for obj in self.desired})
         self.integrity["new_violations"] = new
         if not new:
             return
