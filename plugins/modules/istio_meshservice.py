@@ -210,6 +210,18 @@ resources:
       description: V(created), V(updated), V(unchanged), V(deleted) or V(pruned) (what check mode would do).
       type: str
       returned: always
+written:
+  description:
+    - When a real apply stopped part-way (the API server went away), the objects (C(Kind/namespace/name)) that
+      were written; running the task again completes the rest.
+  returned: on failure part-way through an apply
+  type: list
+  elements: str
+not_written:
+  description: When a real apply stopped part-way, the objects that were not written, or whose write is not known.
+  returned: on failure part-way through an apply
+  type: list
+  elements: str
 rendered:
   description: Every rendered object, in apply order.
   returned: always
@@ -237,7 +249,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.args import CONNECTION_ARG_SPEC
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.runner import (
-    IntegrityRefused, Options, run_meshservices)
+    IntegrityRefused, Options, PartialApply, run_meshservices)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.spec import (
     MESHSERVICE_SPEC, SpecError, compose, from_definition, without_none)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import RunError
@@ -293,6 +305,8 @@ def main() -> None:
         result = run_meshservices(entries(module.params), options)
     except IntegrityRefused as error:
         module.fail_json(msg=str(error), integrity={"mode": options.integrity, "new_violations": error.violations})
+    except PartialApply as error:
+        module.fail_json(msg=str(error), changed=bool(error.written), written=error.written, not_written=error.not_written)
     except (RunError, SpecError) as error:
         module.fail_json(msg=str(error))
     diffs = [entry.pop("diff") for entry in result.get("resources", []) if "diff" in entry]

@@ -236,8 +236,16 @@ class LocalControlPlane:
             "--initial-cluster=meshops=http://127.0.0.1:%d" % peer, "--unsafe-no-fsync", "--log-level=warn"])
         self._wait("etcd", lambda: _http_ok(self.etcd_url + "/health"), 30)
 
-    def _start_apiserver(self) -> None:
-        self.port = free_port()
+    def stop_apiserver(self) -> None:
+        """Kill the API server alone (etcd keeps the data), as an outage in the middle of a run."""
+        _terminate(self.processes.pop("kube-apiserver"))
+
+    def restart_apiserver(self) -> None:
+        """Start the API server again on the same port, so every kubeconfig still points at it."""
+        self._start_apiserver(port=self.port)
+
+    def _start_apiserver(self, port: Optional[int] = None) -> None:
+        self.port = port or free_port()
         d = self.dir
         self._spawn("kube-apiserver", [
             "--etcd-servers=%s" % self.etcd_url, "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",

@@ -43,6 +43,15 @@ class IntegrityRefused(RunError):
         self.violations = violations
 
 
+class PartialApply(RunError):
+    """A real apply stopped part-way: ``written`` and ``not_written`` name the objects (kind/namespace/name)."""
+
+    def __init__(self, message: str, written: List[str], not_written: List[str]) -> None:
+        super().__init__(message)
+        self.written = written
+        self.not_written = not_written
+
+
 @dataclass
 class Options:
     state: str = "present"
@@ -240,11 +249,18 @@ class MeshServiceApplier:
                                 "the fields over" % (render.identity(obj), error))
             except Invalid as error:
                 return RunError("%s: rejected by the API server: %s" % (render.identity(obj), error))
+            except ClusterError as error:  # the server went away mid-batch: say what was written
+                return RunError("%s: %s" % (render.identity(obj), error))
         results = _parallel(apply, objects)
         errors = [str(result) for result in results if isinstance(result, RunError)]
+        if errors and dry_run:
+            raise RunError("nothing was applied: " + " | ".join(dict.fromkeys(errors)))
         if errors:
-            prefix = "nothing was applied: " if dry_run else "apply failed part-way: "
-            raise RunError(prefix + " | ".join(errors))
+            written = [render.identity(obj) for obj, result in zip(objects, results) if not isinstance(result, RunError)]
+            failed = [render.identity(obj) for obj, result in zip(objects, results) if isinstance(result, RunError)]
+            raise PartialApply("apply failed part-way: %d of %d object(s) written, not written: %s; run the task again "
+                               "to complete it (%s)" % (len(written), len(objects), ", ".join(failed), errors[0]),
+                               written, failed)
         return results
 
     def _check_integrity(self, stale: List[Dict[str, Any]]) -> None:
