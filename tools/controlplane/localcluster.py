@@ -10,14 +10,16 @@ Used by the pytest fixtures, the molecule scenario and the demo; also a CLI:
 
 Certificates are generated per run (CA, serving cert, service-account key, an
 admin client cert in system:masters, a restricted user without any role).
-Istio's CRDs are installed from ``MESHOPS_ISTIO_CRDS`` (default: the shared
-bundle beside the repository), or the project's minimal CRDs when absent.
+Istio's CRDs are installed from ``MESHOPS_ISTIO_CRDS``, or by default from a
+pinned istio.io/istio module fetched through the Go module proxy into Go's module
+cache (outside the repository), the same way the binaries are built.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import datetime
 import ipaddress
 import json
@@ -41,8 +43,9 @@ from cryptography.x509.oid import NameOID
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-SHARED_CRDS = REPO.parent / "shared" / "istio-crds" / "crd-all.gen.yaml"
-MINIMAL_CRDS = HERE / "minimal-istio-crds.yaml"
+# Istio's CRDs at a pinned commit, as its Helm chart installs them.
+ISTIO_MODULE = "istio.io/istio@v0.0.0-20260827124520-eed52ebb66ad"
+ISTIO_CRDS_PATH = "manifests/charts/base/files/crd-all.gen.yaml"
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager")
 RESTRICTED_USER = "restricted-reader"
 RESTRICTED_TOKEN_FILE = "restricted.token"
@@ -67,13 +70,27 @@ def build_binaries() -> Path:
     return bin_dir
 
 
+@functools.lru_cache(maxsize=None)
 def crd_bundle() -> Path:
+    """Istio's CRD bundle: ``MESHOPS_ISTIO_CRDS``, or the pinned module's from the Go module proxy."""
     configured = os.environ.get("MESHOPS_ISTIO_CRDS")
     if configured:
         if not Path(configured).is_file():
             raise ControlPlaneError("MESHOPS_ISTIO_CRDS=%s is not a file" % configured)
         return Path(configured)
-    return SHARED_CRDS if SHARED_CRDS.is_file() else MINIMAL_CRDS
+    with tempfile.TemporaryDirectory(prefix="meshops-go-") as workdir:
+        download = subprocess.run(["go", "mod", "download", "-json", ISTIO_MODULE], cwd=workdir, capture_output=True,
+                                  text=True, check=False, timeout=900,
+                                  env=dict(os.environ, GOTOOLCHAIN="local", GOFLAGS="-mod=mod"))
+    try:
+        module = json.loads(download.stdout)
+    except ValueError:
+        module = {"Error": download.stderr.strip() or "no output"}
+    bundle = Path(module.get("Dir") or "/nonexistent") / ISTIO_CRDS_PATH
+    if module.get("Error") or not bundle.is_file():
+        raise ControlPlaneError("cannot fetch Istio's CRDs (%s) from the Go module proxy: %s"
+                                % (ISTIO_MODULE, module.get("Error") or "%s missing" % ISTIO_CRDS_PATH))
+    return bundle
 
 
 def free_port() -> int:
