@@ -86,7 +86,9 @@ options:
   accept_unverifiable:
     description:
       - The guard reads every namespace the rendered objects reference (the namespace of a Gateway given as
-        C(namespace/name), of a Service FQDN destination, of C(exportTo)) besides the namespaces written to. Under
+        C(namespace/name), of a Service FQDN destination, of C(exportTo)) besides the namespaces written to, and the
+        VirtualServices, Gateways, ServiceEntries and DestinationRules of every namespace, so that a clash with
+        another team's namespace is seen (where the user may list them cluster-wide). Under
         O(integrity=enforce), a namespace it cannot read (RBAC) refuses the write, naming the namespace and the
         verb; V(true) writes anyway, leaving those references unverified.
     type: bool

@@ -262,8 +262,8 @@ def test_meshservice_role_applies_the_list_and_removes_unlisted(control_plane, n
 
 
 def frontend(namespace: str, **extra: Any) -> Dict[str, Any]:
-    return dict(name="frontend", namespace=namespace, hosts=["frontend.%s.example.com" % namespace],
-                ports=[{"port": 8080, "name": "http"}], **extra)
+    return dict(dict(name="frontend", namespace=namespace, hosts=["frontend.%s.example.com" % namespace],
+                     ports=[{"port": 8080, "name": "http"}]), **extra)
 
 
 def test_enforce_refuses_a_gateway_missing_in_another_namespace(control_plane, namespace):
@@ -342,3 +342,26 @@ def test_task_options_fill_in_a_definition(control_plane, namespace):
     clash = run(control_plane, definition=dict(definition, metadata={"name": "web", "namespace": namespace}),
                 namespace="elsewhere")
     assert clash.facts["failed"] and "namespace is %r in the definition and 'elsewhere'" % namespace in clash.facts["msg"]
+
+
+def test_enforce_sees_a_host_clash_with_a_namespace_the_write_does_not_reference(control_plane, namespace):
+    """Another team's VirtualService (its own namespace) already claims the host on the shared Gateway."""
+    control_plane.kubectl("create", "namespace", "istio-system", check=False)
+    control_plane.kubectl("create", "namespace", "team-other", check=False)
+    host = "clash.%s.example.com" % namespace
+    control_plane.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": {"name": "clash-gw", "namespace": "istio-system"},
+         "spec": {"selector": {"istio": "ingressgateway"},
+                  "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}]}},
+        {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "metadata": {"name": "theirs", "namespace": "team-other"},
+         "spec": {"hosts": [host], "gateways": ["istio-system/clash-gw"],
+                  "http": [{"route": [{"destination": {"host": "theirs.team-other.svc.cluster.local"}}]}]}}]}))
+    try:
+        refused = run(control_plane, **frontend(namespace, hosts=[host],
+                                                gateway={"name": "clash-gw", "namespace": "istio-system"}))
+        assert refused.facts["failed"], refused.facts.get("msg")
+        assert "VirtualService team-other/theirs" in refused.facts["msg"]
+        assert [v["name"] for v in refused.facts["integrity"]["new_violations"]] == ["frontend"]
+    finally:
+        control_plane.kubectl("delete", "virtualservice.networking.istio.io", "theirs", "-n", "team-other")
+        control_plane.kubectl("delete", "gateway.networking.istio.io", "clash-gw", "-n", "istio-system")

@@ -55,6 +55,8 @@ class IntegrityRequest:
     baseline: Optional[str] = None
     base_dir: Optional[str] = None
     connection: Dict[str, Any] = field(default_factory=dict)
+    # Kinds listed in every namespace even when ``namespaces`` limits the scan (the write-time guard's claims).
+    mesh_wide_kinds: List[str] = field(default_factory=list)
     # In-memory objects loaded before any other source (what is about to be applied), and
     # identities (kind, namespace, name) to treat as deleted: both take precedence over live copies.
     objects: List[Dict[str, Any]] = field(default_factory=list)
@@ -62,7 +64,7 @@ class IntegrityRequest:
 
     @classmethod
     def from_params(cls, params: Dict[str, Any]) -> "IntegrityRequest":
-        names = set(cls.__dataclass_fields__) - {"connection", "live", "objects", "hidden"}
+        names = set(cls.__dataclass_fields__) - {"connection", "live", "objects", "hidden", "mesh_wide_kinds"}
         request = cls(**{name: params[name] for name in names if params.get(name) is not None})
         request.live = params["live"] if params.get("live") is not None else not (request.src or request.content)
         request.connection = {key: params.get(key) for key in (
@@ -225,7 +227,7 @@ def _scan_cluster(request: IntegrityRequest, model: MeshModel, report: sources.L
                        "(pip install kubernetes): %s" % client.K8S_IMPORT_ERROR)
     try:
         api = client.KubernetesAPI(request.connection)
-        scan = live.LiveScan(api, model, report, request.page_size, request.namespaces or None)
+        scan = live.LiveScan(api, model, report, request.page_size, request.namespaces or None, request.mesh_wide_kinds)
         scan.run(live_kinds(codes))
     except client.ClusterError as error:
         raise RunError(str(error)) from None

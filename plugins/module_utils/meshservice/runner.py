@@ -33,6 +33,8 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.
 WRITE_TIME_CHECKS = ["MSH101", "MSH102", "MSH103", "MSH104", "MSH105", "MSH106", "MSH107", "MSH108",
                      "MSH201", "MSH202", "MSH203", "MSH204", "MSH205", "MSH301", "MSH302", "MSH303"]
 PARALLEL_REQUESTS = 8
+# What claims hosts across namespaces: the guard reads these everywhere, so a clash with any namespace is seen.
+MESH_WIDE_CLAIMS = ["VirtualService", "Gateway", "ServiceEntry", "DestinationRule"]
 
 
 class IntegrityRefused(RunError):
@@ -270,7 +272,7 @@ class MeshServiceApplier:
         namespaces = sorted({obj["metadata"]["namespace"] for obj in self.desired + stale}
                             | referenced_namespaces(self.desired))
         common = dict(live=True, namespaces=namespaces, checks=WRITE_TIME_CHECKS, include_objects=False,
-                      connection=self.options.connection)
+                      connection=self.options.connection, mesh_wide_kinds=MESH_WIDE_CLAIMS)
         baseline = run_integrity(IntegrityRequest(**common))
         hidden = [(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in stale]
         proposed = run_integrity(IntegrityRequest(objects=self.desired, hidden=hidden, **common))

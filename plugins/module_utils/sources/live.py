@@ -67,8 +67,11 @@ class LiveScan:
     """Lists the kinds into the model; ``incomplete`` says what could not be read."""
 
     def __init__(self, api: KubernetesAPI, model: MeshModel, report: LoadReport, page_size: int = 500,
-                 namespaces: Optional[Iterable[str]] = None) -> None:
+                 namespaces: Optional[Iterable[str]] = None, mesh_wide_kinds: Iterable[str] = ()) -> None:
         self.api = api
+        # Kinds read in every namespace even when the scan is limited to some: what claims hosts mesh-wide,
+        # so a write conflicts visibly with objects in namespaces it does not reference.
+        self.mesh_wide_kinds = set(mesh_wide_kinds)
         self.model = model
         self.report = report
         self.page_size = page_size
@@ -104,6 +107,13 @@ class LiveScan:
         base, plural, accept = self._base(kind)
         if kind in OPTIONAL_KINDS:
             return self._list_optional(kind, base, plural, accept)
+        if self.requested is not None and kind in self.mesh_wide_kinds:
+            try:
+                self._load(kind, namespaced_path(base, None, plural), accept)
+                return True
+            except Forbidden as error:
+                self.notes.append("%ss read in namespaces %s only (%s): conflicts with others are not seen"
+                                  % (kind, ", ".join(self.requested), error))
         if self.requested is None and not self._per_namespace:
             try:
                 self._load(kind, namespaced_path(base, None, plural), accept)
