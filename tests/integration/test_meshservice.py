@@ -262,8 +262,8 @@ def test_meshservice_role_applies_the_list_and_removes_unlisted(control_plane, n
 
 
 def frontend(namespace: str, **extra: Any) -> Dict[str, Any]:
-    return dict(dict(name="frontend", namespace=namespace, hosts=["frontend.%s.example.com" % namespace],
-                     ports=[{"port": 8080, "name": "http"}]), **extra)
+    return dict(name="frontend", namespace=namespace, hosts=["frontend.%s.example.com" % namespace],
+                ports=[{"port": 8080, "name": "http"}], **extra)
 
 
 def test_enforce_refuses_a_gateway_missing_in_another_namespace(control_plane, namespace):
@@ -357,8 +357,9 @@ def test_enforce_sees_a_host_clash_with_a_namespace_the_write_does_not_reference
          "spec": {"hosts": [host], "gateways": ["istio-system/clash-gw"],
                   "http": [{"route": [{"destination": {"host": "theirs.team-other.svc.cluster.local"}}]}]}}]}))
     try:
-        refused = run(control_plane, **frontend(namespace, hosts=[host],
-                                                gateway={"name": "clash-gw", "namespace": "istio-system"}))
+        options = frontend(namespace, gateway={"name": "clash-gw", "namespace": "istio-system"})
+        options["hosts"] = [host]
+        refused = run(control_plane, **options)
         assert refused.facts["failed"], refused.facts.get("msg")
         assert "VirtualService team-other/theirs" in refused.facts["msg"]
         assert [v["name"] for v in refused.facts["integrity"]["new_violations"]] == ["frontend"]
