@@ -247,3 +247,33 @@ def test_role_without_the_operator_variables_is_a_clear_error(mesh):
     assert run.failed
     assert "meshservice_reconcile_resources" in run.output and "_mesh_istio_operator_meshservice" in run.output
     assert "Traceback" not in run.output
+
+
+def test_two_meshservices_rendering_one_gateway_do_not_flap(mesh):
+    """The batch is refused and the one-by-one fallback refuses the second every run: the Gateway never changes
+    hands (it used to go to whichever ran last)."""
+    def promo(name):
+        resource = meshservice(name)
+        # Its own selector: not the shared ingress pods, whose Gateway claims every host on port 80.
+        resource["spec"]["gateway"] = {"name": "promo", "create": True, "selector": {"app": "promo-gateway"}}
+        resource["spec"]["routes"] = [{"destinations": [{"subset": "v1"}]}]
+        return resource
+    mesh.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                       "items": [promo("promo-a"), promo("promo-b")]}))
+    try:
+        owners, versions_seen = set(), set()
+        for _run in range(2):
+            run = reconcile(mesh)
+            assert run.returncode != 0
+            assert "belongs to meshservice" in run.stdout and "fail_msg" not in run.stdout, run.stdout[-4000:]
+            gateway_now = get(mesh, "gateway.networking.istio.io", "promo")
+            owners.add(gateway_now["metadata"]["labels"]["meshops.io/meshservice"])
+            versions_seen.add(gateway_now["metadata"]["resourceVersion"])
+            refused = [name for name in ("promo-a", "promo-b") if status(mesh, name)["consistencyState"] == "RepairFailed"]
+            assert len(refused) == 1, run.stdout[-3000:]
+            message = status(mesh, refused[0])["conditions"][0]["message"]
+            assert "belongs to meshservice %s/%s" % (NAMESPACE, owners.copy().pop()) in message, message
+        assert len(owners) == 1 and len(versions_seen) == 1
+    finally:
+        mesh.kubectl("delete", "meshservice", "promo-a", "promo-b", "-n", NAMESPACE, "--wait=false")
+        reconcile(mesh)
