@@ -198,7 +198,9 @@ def test_every_traffic_feature_is_accepted_and_read_back(control_plane, namespac
                       "max_age": "24h", "allow_credentials": True},
              "headers": {"response": {"set": {"x-served-by": "shop"}}}},
         ],
-        egress=[{"name": "payments", "hosts": ["api.payments.example.com"],
+        # A host no other namespace's ServiceEntry defines (the demo mesh's do define api.payments.example.com:
+        # the guard reads ServiceEntries mesh-wide and would rightly refuse a protocol clash with them).
+        egress=[{"name": "payments", "hosts": ["api.billing.%s.example.com" % namespace],
                  "egress_gateway": {"name": "egress", "namespace": namespace}}],
     )
     egress_service = {"apiVersion": "v1", "kind": "Service",
