@@ -18,11 +18,12 @@ import re
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import SUPPRESS_ANNOTATIONS
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.locations import without_location
 
 ISTIO_ANNOTATION, OWN_ANNOTATION = SUPPRESS_ANNOTATIONS
 FINGERPRINT_KEY = "meshopsFingerprint/v1"
 _LIST_POSITION = re.compile(r"\[\d+\]")
-_LOCATION_PREFIX = re.compile(r"^\S+:\d+:\d+: ")
+_SARIF_SEVERITY = {"error": "error", "warning": "warning", "note": "info", "none": "info"}
 _CODE = re.compile(r"^[A-Za-z0-9*?\[\]]+$")
 
 
@@ -98,10 +99,6 @@ def assign_fingerprints(violations: List[Dict[str, Any]]) -> None:
         violation["fingerprint"] = digest if ordinal == 0 else "%s:%d" % (digest, ordinal)
 
 
-def _comparable(message: str) -> str:
-    return _LOCATION_PREFIX.sub("", message or "")
-
-
 def read_baseline(text: str, name: str) -> Dict[str, Dict[str, str]]:
     """Fingerprint -> {severity, message} from an earlier JSON report (the facts) or SARIF log."""
     try:
@@ -129,9 +126,6 @@ def read_baseline(text: str, name: str) -> Dict[str, Dict[str, str]]:
     return findings
 
 
-_SARIF_SEVERITY = {"error": "error", "warning": "warning", "note": "info", "none": "info"}
-
-
 def compare_to_baseline(violations: List[Dict[str, Any]], baseline: Dict[str, Dict[str, str]]) -> List[Dict[str, str]]:
     """Sets ``baseline`` on each finding (new, unchanged, updated); returns the baseline's findings now absent."""
     for violation in violations:
@@ -139,7 +133,7 @@ def compare_to_baseline(violations: List[Dict[str, Any]], baseline: Dict[str, Di
         if known is None:
             violation["baseline"] = "new"
         elif (known["severity"] == violation["severity"]
-              and _comparable(known["message"]) == _comparable(violation["message"])):
+              and without_location(known["message"]) == without_location(violation["message"])):
             violation["baseline"] = "unchanged"
         else:
             violation["baseline"] = "updated"

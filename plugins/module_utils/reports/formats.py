@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.triage import FINGERPRINT_KEY
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.locations import without_location
 
 TOOL_NAME = "meshops.istio_integrity"
 TOOL_URI = "https://github.com/meshops/istio_integrity"
@@ -27,12 +28,11 @@ GITLAB_SEVERITY = {catalogue.ERROR: "critical", catalogue.WARNING: "major", cata
 # GitHub code scanning's documented hard limits per run and per result.
 MAX_SARIF_RESULTS = 25000
 MAX_RELATED_LOCATIONS = 1000
-_LOCATION_PREFIX = re.compile(r"^\S+:\d+:\d+: ")
 
 
 def plain_message(finding: Dict[str, Any]) -> str:
     """The message without its leading file:line:col (formats that place findings carry it apart)."""
-    return _LOCATION_PREFIX.sub("", finding.get("message", ""))
+    return without_location(finding.get("message", ""))
 
 
 def object_name(finding: Dict[str, Any]) -> str:
@@ -184,7 +184,7 @@ def to_github_annotations(facts: Dict[str, Any]) -> str:
                            "col=%d" % where["column"]]
         properties.append("title=" + _escape_property("%s %s" % (finding["code"], finding.get("title", ""))).strip())
         lines.append("::%s %s::%s" % (GITHUB_COMMAND.get(finding["severity"], "warning"), ",".join(properties),
-                                      _escape_data(plain_message(finding) if where else finding["message"])))
+                                      _escape_data(plain_message(finding))))
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -197,7 +197,7 @@ def to_gitlab_codequality(facts: Dict[str, Any]) -> List[Dict[str, Any]]:
         issues.append({
             "type": "issue",
             "check_name": finding["code"],
-            "description": plain_message(finding) if where else finding["message"],
+            "description": plain_message(finding),
             "categories": ["Bug Risk"],
             "severity": GITLAB_SEVERITY.get(finding["severity"], "minor"),
             "fingerprint": finding["fingerprint"],

@@ -30,6 +30,13 @@ except ImportError:  # the callers report the missing library
 LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 INDEX = re.compile(r"\[(\d+)\]")
 MERGE_KEY = "<<"
+# What annotate() puts before a message; formats that place findings apart take it off again.
+LOCATION_PREFIX = re.compile(r"^\S+:\d+:\d+: ")
+
+
+def without_location(message: str) -> str:
+    """A finding's message without its leading ``file:line:col: ``."""
+    return LOCATION_PREFIX.sub("", message or "")
 
 
 class Locator:
