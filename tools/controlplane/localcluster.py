@@ -12,7 +12,9 @@ Certificates are generated per run (CA, serving cert, service-account key, an
 admin client cert in system:masters, a restricted user without any role).
 Istio's CRDs are installed from ``MESHOPS_ISTIO_CRDS``, or by default from a
 pinned istio.io/istio module fetched through the Go module proxy into Go's module
-cache (outside the repository), the same way the binaries are built.
+cache (outside the repository), the same way the binaries are built; the
+Kubernetes Gateway API's standard-channel CRDs likewise from a pinned
+sigs.k8s.io/gateway-api module.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ REPO = HERE.parent.parent
 # Istio's CRDs at a pinned commit, as its Helm chart installs them.
 ISTIO_MODULE = "istio.io/istio@v0.0.0-20260827124520-eed52ebb66ad"
 ISTIO_CRDS_PATH = "manifests/charts/base/files/crd-all.gen.yaml"
+# The Kubernetes Gateway API, standard channel, at a pinned release (v1.7 needs a newer Go than this machine's).
+GATEWAY_API_MODULE = "sigs.k8s.io/gateway-api@v1.6.3"
+GATEWAY_API_CRDS_DIR = "config/crd/standard"
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager")
 RESTRICTED_USER = "restricted-reader"
 RESTRICTED_TOKEN_FILE = "restricted.token"
@@ -70,6 +75,21 @@ def build_binaries() -> Path:
     return bin_dir
 
 
+def module_dir(module: str) -> Path:
+    """The directory of a pinned Go module, fetched through the Go module proxy into Go's module cache."""
+    with tempfile.TemporaryDirectory(prefix="meshops-go-") as workdir:
+        download = subprocess.run(["go", "mod", "download", "-json", module], cwd=workdir, capture_output=True,
+                                  text=True, check=False, timeout=900,
+                                  env=dict(os.environ, GOTOOLCHAIN="local", GOFLAGS="-mod=mod"))
+    try:
+        info = json.loads(download.stdout)
+    except ValueError:
+        info = {"Error": download.stderr.strip() or "no output"}
+    if info.get("Error") or not info.get("Dir"):
+        raise ControlPlaneError("cannot fetch %s from the Go module proxy: %s" % (module, info.get("Error")))
+    return Path(info["Dir"])
+
+
 @functools.lru_cache(maxsize=None)
 def crd_bundle() -> Path:
     """Istio's CRD bundle: ``MESHOPS_ISTIO_CRDS``, or the pinned module's from the Go module proxy."""
@@ -78,19 +98,20 @@ def crd_bundle() -> Path:
         if not Path(configured).is_file():
             raise ControlPlaneError("MESHOPS_ISTIO_CRDS=%s is not a file" % configured)
         return Path(configured)
-    with tempfile.TemporaryDirectory(prefix="meshops-go-") as workdir:
-        download = subprocess.run(["go", "mod", "download", "-json", ISTIO_MODULE], cwd=workdir, capture_output=True,
-                                  text=True, check=False, timeout=900,
-                                  env=dict(os.environ, GOTOOLCHAIN="local", GOFLAGS="-mod=mod"))
-    try:
-        module = json.loads(download.stdout)
-    except ValueError:
-        module = {"Error": download.stderr.strip() or "no output"}
-    bundle = Path(module.get("Dir") or "/nonexistent") / ISTIO_CRDS_PATH
-    if module.get("Error") or not bundle.is_file():
-        raise ControlPlaneError("cannot fetch Istio's CRDs (%s) from the Go module proxy: %s"
-                                % (ISTIO_MODULE, module.get("Error") or "%s missing" % ISTIO_CRDS_PATH))
+    bundle = module_dir(ISTIO_MODULE) / ISTIO_CRDS_PATH
+    if not bundle.is_file():
+        raise ControlPlaneError("%s has no %s" % (ISTIO_MODULE, ISTIO_CRDS_PATH))
     return bundle
+
+
+@functools.lru_cache(maxsize=None)
+def gateway_api_crds() -> List[Path]:
+    """The Gateway API's standard-channel CRDs of the pinned release (its admission policy is left out)."""
+    files = sorted(path for path in (module_dir(GATEWAY_API_MODULE) / GATEWAY_API_CRDS_DIR).glob("*.yaml")
+                   if "_vap_" not in path.name)
+    if not files:
+        raise ControlPlaneError("%s has no CRDs in %s" % (GATEWAY_API_MODULE, GATEWAY_API_CRDS_DIR))
+    return files
 
 
 def free_port() -> int:
@@ -179,7 +200,7 @@ class LocalControlPlane:
             self._write_kubeconfigs()
             self._start_controller_manager()
             if install_crds:
-                self.install_crds(crd_bundle())
+                self.install_crds(crd_bundle(), *gateway_api_crds())
         except BaseException:
             self.stop()
             raise
@@ -310,10 +331,10 @@ class LocalControlPlane:
             raise ControlPlaneError("kubectl %s failed: %s" % (" ".join(args), result.stderr.strip()))
         return result
 
-    def install_crds(self, bundle: Path) -> None:
-        log("installing CRDs from %s" % bundle)
+    def install_crds(self, *bundles: Path) -> None:
+        log("installing CRDs from %s" % ", ".join(str(bundle) for bundle in bundles))
         # create, not apply: the bundle's CRDs exceed the last-applied annotation size limit.
-        self.kubectl("create", "-f", str(bundle))
+        self.kubectl("create", *[argument for bundle in bundles for argument in ("-f", str(bundle))])
         self._wait_established(120)
 
     def _wait_established(self, timeout: float) -> None:
