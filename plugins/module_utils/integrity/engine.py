@@ -11,7 +11,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import repair, triage
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
-    DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, WORKLOAD_KINDS, MeshModel)
+    DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, DISPLAY_KINDS, WORKLOAD_KINDS, MeshModel, api_group)
 
 _SERVICE_FQDN = re.compile(r"^[^.]+\.([^.]+)\.svc\.")
 
@@ -53,8 +53,9 @@ class Analysis:
         self.checks = checks
         self.scanned_namespaces = None if scanned_namespaces is None else set(scanned_namespaces)
         self.system_namespaces = set(system_namespaces) | {istio_namespace}
-        self.objects = {row["id"]: dict(row) for row in self.model.db.execute(
-            "SELECT id, kind, namespace, name, managed, in_scope, created, source FROM object")}
+        self.objects = {row["id"]: dict(row, kind=DISPLAY_KINDS.get(row["kind"], row["kind"]), model_kind=row["kind"])
+                        for row in self.model.db.execute(
+                            "SELECT id, kind, namespace, name, managed, in_scope, created, source FROM object")}
         self.checks_run: List[str] = []
         self.checks_skipped: Dict[str, str] = {}
         self.unverifiable = 0
@@ -126,6 +127,7 @@ class Analysis:
             "severity": row.get("severity") or check.severity,
             "title": check.title,
             "kind": subject["kind"],
+            "api_group": api_group(subject["model_kind"]),
             "namespace": subject["namespace"],
             "name": subject["name"],
             "path": row["path"],

@@ -30,7 +30,8 @@ import sqlite3
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import documents as doc
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import certificates, hosts, re2
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import (
+    certificates, gatewayapi_model, hosts, re2)
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 # Codes a user silenced on an object: Istio's annotation for IST codes, ours for our codes ('*': all).
@@ -48,10 +49,15 @@ GATEWAY_API_GROUP = "gateway.networking.k8s.io"
 KUBERNETES_GATEWAY = "KubernetesGateway"
 
 ISTIO_KINDS = ("Gateway", "VirtualService", "DestinationRule", "ServiceEntry", "Sidecar")
+GATEWAY_API_KINDS = (KUBERNETES_GATEWAY,) + gatewayapi_model.KINDS
+# Kinds as users know them: the model's internal names for kinds that share a name with another API's.
+DISPLAY_KINDS = {KUBERNETES_GATEWAY: "Gateway"}
 WORKLOAD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 WORKLOAD_KINDS = ("Pod",) + WORKLOAD_TEMPLATE_KINDS
 SECURITY_KINDS = ("PeerAuthentication",)
 MODELLED_KINDS = ISTIO_KINDS + SECURITY_KINDS + ("Service", "Secret", "Namespace") + WORKLOAD_KINDS
+# Kinds without a namespace.
+CLUSTER_KINDS = ("Namespace", "GatewayClass")
 
 # Namespaces Istio treats as system namespaces: no port-name or workload findings there.
 # Istio's control-plane namespace (``istio_namespace``) is always one too.
@@ -106,13 +112,6 @@ CREATE TABLE gateway (
     ref_key TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
     selector TEXT NOT NULL
-);
-CREATE TABLE kubernetes_gateway (
-    ref_key TEXT PRIMARY KEY
-) WITHOUT ROWID;
-CREATE TABLE kubernetes_gateway_host (
-    ref_key TEXT NOT NULL,
-    host TEXT NOT NULL
 );
 CREATE TABLE gateway_server (
     id INTEGER PRIMARY KEY,
@@ -302,7 +301,7 @@ CREATE INDEX gateway_server_by_gateway ON gateway_server(gateway_id);
 CREATE INDEX server_host_by_host ON server_host(host);
 CREATE INDEX service_by_selector ON service(namespace, selector);
 CREATE INDEX workload_by_namespace ON workload(namespace, kind);
-"""
+""" + gatewayapi_model.SCHEMA
 
 # Tables derived once after loading; every check that needs them reads them.
 # (Indexes on bulk-loaded tables are built here too: cheaper after the load than during it.)
@@ -346,7 +345,7 @@ CREATE TABLE vs_binding AS
     WHERE g.binds = 1
     GROUP BY g.vs_id, coalesce(g.gateway_key, 'mesh'), h.host;
 CREATE INDEX vs_binding_by_claim ON vs_binding(gateway, host);
-"""
+""" + gatewayapi_model.DERIVED
 
 
 class DuplicateObject(ValueError):
@@ -380,11 +379,26 @@ def modelled_kind(obj: Dict[str, Any]) -> Optional[str]:
     kind = obj.get("kind")
     api_version = obj.get("apiVersion")
     group = api_version.rpartition("/")[0] if isinstance(api_version, str) else ""
-    if kind == "Gateway" and group == GATEWAY_API_GROUP:
-        return KUBERNETES_GATEWAY
+    if group == GATEWAY_API_GROUP:
+        return KUBERNETES_GATEWAY if kind == "Gateway" else (kind if kind in gatewayapi_model.KINDS else None)
+    if kind in gatewayapi_model.TARGETABLE_POLICY_KINDS:
+        return kind if group in ("", gatewayapi_model.TARGETABLE_POLICY_KINDS[kind]) else None
     if (kind in ISTIO_KINDS and group not in ("", ISTIO_GROUP)) or (kind in SECURITY_KINDS and group not in ("", SECURITY_GROUP)):
         return None  # another API's kind of the same name
     return kind if kind in MODELLED_KINDS else None
+
+
+def api_group(kind: str) -> str:
+    """The API group of a modelled kind (by its model name), which tells Istio's Gateway from the Gateway API's."""
+    if kind in GATEWAY_API_KINDS:
+        return GATEWAY_API_GROUP
+    if kind in ISTIO_KINDS:
+        return ISTIO_GROUP
+    if kind in SECURITY_KINDS:
+        return SECURITY_GROUP
+    if kind in gatewayapi_model.TARGETABLE_POLICY_KINDS:
+        return gatewayapi_model.TARGETABLE_POLICY_KINDS[kind]
+    return "apps" if kind in WORKLOAD_TEMPLATE_KINDS and kind != "Job" else ("batch" if kind == "Job" else "")
 
 
 def _injection(value: Optional[str]) -> Optional[int]:
@@ -417,7 +431,10 @@ class MeshModel:
                          "DestinationRule": self._load_destinationrule, "ServiceEntry": self._load_serviceentry,
                          "Service": self._load_service, "Secret": self._load_secret, "Sidecar": self._load_sidecar,
                          "Namespace": self._load_namespace, KUBERNETES_GATEWAY: self._load_kubernetes_gateway,
-                         "PeerAuthentication": self._load_peerauthentication}
+                         "PeerAuthentication": self._load_peerauthentication, "GatewayClass": self._load_gateway_class,
+                         "ReferenceGrant": self._load_reference_grant}
+        self._loaders.update((kind, self._load_gateway_api_route) for kind in gatewayapi_model.ROUTE_KINDS)
+        self._loaders.update((kind, self._load_targetable_policy) for kind in gatewayapi_model.TARGETABLE_POLICY_KINDS)
 
     # -- loading -------------------------------------------------------------
     def add(self, obj: Dict[str, Any], source: str) -> Optional[str]:
@@ -431,13 +448,13 @@ class MeshModel:
             return None
         metadata = doc.mapping(obj, "metadata", "")
         name = doc.text(metadata, "name", "metadata", required=True)
-        namespace = "" if kind == "Namespace" else (doc.text(metadata, "namespace", "metadata") or self.default_namespace)
+        namespace = "" if kind in CLUSTER_KINDS else (doc.text(metadata, "namespace", "metadata") or self.default_namespace)
         labels = doc.labels(metadata, "labels", "metadata")
         identity = (kind, namespace, name)
         if identity in self._identities:
             raise DuplicateObject("%s %s/%s is already defined by %s" % (kind, namespace, name, self._identities[identity]))
         staged: Dict[str, List[Tuple[Any, ...]]] = {}
-        object_id = self._new_id()
+        object_id = self.new_id()
         suppressions = _suppressions(object_id, metadata) if metadata.get("annotations") else []
         # Rows are staged and merged only once the whole object parsed (ids skipped by a failure are harmless).
         self._loaders.get(kind, self._load_workload)(staged, object_id, namespace, name, metadata, obj)
@@ -445,7 +462,7 @@ class MeshModel:
         self.scanned[kind] = self.scanned.get(kind, 0) + 1
         for table, rows in staged.items():
             self._rows.setdefault(table, []).extend(rows)
-        if kind not in ("Secret", "Namespace", KUBERNETES_GATEWAY):
+        if kind not in ("Secret", "Namespace"):
             in_scope = self.scope is None or self.scope(kind, namespace, labels)
             managed = labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
             # An object without creationTimestamp is about to be created (rendered, or from files beside a
@@ -465,7 +482,8 @@ class MeshModel:
         """Whether an object of that identity is already loaded."""
         return (kind, namespace, name) in self._identities
 
-    def _new_id(self) -> int:
+    def new_id(self) -> int:
+        """A row id no other row of any table has."""
         self._last_id += 1
         return self._last_id
 
@@ -476,7 +494,8 @@ class MeshModel:
     def _selector(self, staged, object_id: int, selector: Dict[str, str]) -> None:
         staged.setdefault("object_selector", []).extend((object_id, k, v) for k, v in selector.items())
 
-    def _host(self, host: str) -> str:
+    def host(self, host: str) -> str:
+        """A host name the wildcard lookup keys are built for."""
         self._hosts.add(host)
         return host
 
@@ -486,15 +505,22 @@ class MeshModel:
         if injection is None and labels.get("istio.io/rev"):
             injection = 1
         staged["namespace_info"] = [(name, injection, int(labels.get(DATAPLANE_MODE_LABEL) == "ambient"))]
+        staged["namespace_label"] = gatewayapi_model.namespace_labels(name, labels)
 
     def _load_kubernetes_gateway(self, staged, object_id, namespace, name, metadata, obj) -> None:
-        ref_key = "%s/%s" % (namespace, name)
-        staged["kubernetes_gateway"] = [(ref_key,)]
-        # A listener without hostname accepts every host.
-        listeners = doc.mappings(doc.mapping(obj, "spec", ""), "listeners", "spec")
-        staged["kubernetes_gateway_host"] = [
-            (ref_key, self._host((doc.text(listener, "hostname", "spec.listeners[%d]" % index) or "*").lower()))
-            for index, listener in enumerate(listeners)]
+        gatewayapi_model.load_gateway(self, staged, object_id, namespace, name, obj)
+
+    def _load_gateway_class(self, staged, object_id, namespace, name, metadata, obj) -> None:
+        staged["gateway_class"] = [(name, object_id)]
+
+    def _load_gateway_api_route(self, staged, object_id, namespace, name, metadata, obj) -> None:
+        gatewayapi_model.load_route(self, staged, object_id, namespace, obj["kind"], obj)
+
+    def _load_reference_grant(self, staged, object_id, namespace, name, metadata, obj) -> None:
+        gatewayapi_model.load_reference_grant(staged, object_id, namespace, obj)
+
+    def _load_targetable_policy(self, staged, object_id, namespace, name, metadata, obj) -> None:
+        gatewayapi_model.load_targetable_policy(staged, object_id, namespace, obj)
 
     def _load_gateway(self, staged, object_id, namespace, name, metadata, obj) -> None:
         spec = doc.mapping(obj, "spec", "")
@@ -510,7 +536,7 @@ class MeshModel:
             # What identifies the certificate a server presents (IST0138): the Secret, or the file pair.
             certificate = ("secret:" + credential) if credential else (
                 "files:%s|%s" % files if files[0] and files[1] else None)
-            server_id = self._new_id()
+            server_id = self.new_id()
             staged.setdefault("gateway_server", []).append(
                 (server_id, object_id, index, doc.integer(port, "number", path + ".port"),
                  doc.text(port, "name", path + ".port"), (doc.text(port, "protocol", path + ".port") or "").upper(),
@@ -518,7 +544,7 @@ class MeshModel:
             for host_index, host in enumerate(doc.texts(server, "hosts", path)):
                 scope, host_name = hosts.split_server_host(host, namespace)
                 staged.setdefault("server_host", []).append(
-                    (server_id, host_index, scope, self._host(host_name), host))
+                    (server_id, host_index, scope, self.host(host_name), host))
             credentials = [(path + ".tls.credentialName", credential)]
             credentials += [("%s.tls.credentialNames[%d]" % (path, i), value)
                             for i, value in enumerate(doc.texts(tls, "credentialNames", path + ".tls"))]
@@ -528,7 +554,7 @@ class MeshModel:
     def _load_virtualservice(self, staged, object_id, namespace, name, metadata, obj) -> None:
         spec = doc.mapping(obj, "spec", "")
         self._exports(staged, object_id, doc.texts(spec, "exportTo", "spec"), namespace)
-        staged["vs_host"] = [(object_id, index, self._host(hosts.resolve_host(host, namespace, self.domain)), host)
+        staged["vs_host"] = [(object_id, index, self.host(hosts.resolve_host(host, namespace, self.domain)), host)
                              for index, host in enumerate(doc.texts(spec, "hosts", "spec"))]
         gateways = doc.texts(spec, "gateways", "spec")
         refs = [("spec.gateways[%d]" % i, ref, 1) for i, ref in enumerate(gateways)]
@@ -539,14 +565,14 @@ class MeshModel:
                 refs += self._load_route(staged, object_id, namespace, protocol, index, rule)
         for path, ref, binds in refs:
             staged.setdefault("vs_gateway", []).append(
-                (self._new_id(), object_id, path, ref, binds, hosts.gateway_key(ref, namespace)))
+                (self.new_id(), object_id, path, ref, binds, hosts.gateway_key(ref, namespace)))
 
     def _load_route(self, staged, vs_id, namespace, protocol, index, rule) -> List[Tuple[Optional[str], str, int]]:
         """Stage one http/tcp/tls rule; returns the Gateway references of its matches."""
         path = "spec.%s[%d]" % (protocol, index)
         matches = doc.mappings(rule, "match", path)
         refs = []
-        route_id = self._new_id()
+        route_id = self.new_id()
         for match_index, match in enumerate(matches):
             match_path = "%s.match[%d]" % (path, match_index)
             refs += [("%s.gateways[%d]" % (match_path, i), ref, 0)
@@ -593,8 +619,8 @@ class MeshModel:
         raw_host = doc.text(destination, "host", path, required=True)
         port = doc.mapping(destination, "port", path)
         staged.setdefault("destination", []).append(
-            (self._new_id(), route_id, vs_id, namespace, role, path, raw_host,
-             self._host(hosts.resolve_host(raw_host, namespace, self.domain)),
+            (self.new_id(), route_id, vs_id, namespace, role, path, raw_host,
+             self.host(hosts.resolve_host(raw_host, namespace, self.domain)),
              doc.text(destination, "subset", path), doc.integer(port, "number", path + ".port"), weight))
 
     def _load_destinationrule(self, staged, object_id, namespace, name, metadata, obj) -> None:
@@ -602,11 +628,11 @@ class MeshModel:
         raw_host = doc.text(spec, "host", "spec", required=True)
         self._exports(staged, object_id, doc.texts(spec, "exportTo", "spec"), namespace)
         policy = doc.mapping(spec, "trafficPolicy", "spec")
-        staged["destination_rule"] = [(object_id, raw_host, self._host(hosts.resolve_host(raw_host, namespace, self.domain)),
+        staged["destination_rule"] = [(object_id, raw_host, self.host(hosts.resolve_host(raw_host, namespace, self.domain)),
                                        int(bool(policy)))]
         for index, subset in enumerate(doc.mappings(spec, "subsets", "spec")):
             path = "spec.subsets[%d]" % index
-            subset_id = self._new_id()
+            subset_id = self.new_id()
             staged.setdefault("dr_subset", []).append((subset_id, object_id, index, doc.text(subset, "name", path, required=True)))
             staged.setdefault("subset_label", []).extend(
                 (subset_id, k, v) for k, v in doc.labels(subset, "labels", path).items())
@@ -635,8 +661,8 @@ class MeshModel:
     def _load_serviceentry(self, staged, object_id, namespace, name, metadata, obj) -> None:
         spec = doc.mapping(obj, "spec", "")
         self._exports(staged, object_id, doc.texts(spec, "exportTo", "spec"), namespace)
-        staged["registry"] = [(self._new_id(), object_id, index,
-                               self._host(hosts.resolve_host(host, namespace, self.domain)))
+        staged["registry"] = [(self.new_id(), object_id, index,
+                               self.host(hosts.resolve_host(host, namespace, self.domain)))
                               for index, host in enumerate(doc.texts(spec, "hosts", "spec"))]
         status = doc.mapping(obj, "status", "")
         addressed = bool(doc.texts(spec, "addresses", "spec") or doc.sequence(status, "addresses", "status"))
@@ -655,8 +681,9 @@ class MeshModel:
         istio_managed = "istio" in labels or bool(labels.get("istio.io/rev")) or GATEWAY_MANAGED_LABEL in labels
         staged["service"] = [(object_id, namespace, hosts.canonical_labels(selector),
                               doc.text(spec, "type", "spec") or "ClusterIP", int(istio_managed))]
-        staged["registry"] = [(self._new_id(), object_id, 0,
-                               self._host(hosts.service_fqdn(name, namespace, self.domain)))]
+        staged["registry"] = [(self.new_id(), object_id, 0,
+                               self.host(hosts.service_fqdn(name, namespace, self.domain)))]
+        staged["service_key"] = [("%s/%s" % (namespace, name),)]
         self._ports(staged, object_id, spec)
 
     def _ports(self, staged, object_id: int, spec: Dict[str, Any]) -> None:
@@ -689,7 +716,7 @@ class MeshModel:
                 home = scope if scope not in ("*", "~", "") else namespace
                 staged.setdefault("sidecar_egress_host", []).append(
                     (object_id, "%s[%d]" % (path, host_index), scope,
-                     self._host(hosts.resolve_host(host_name, home, self.domain)), host))
+                     self.host(hosts.resolve_host(host_name, home, self.domain)), host))
 
     def _load_secret(self, staged, object_id, namespace, name, metadata, obj) -> None:
         # Secret values never enter the model: only whether they make a usable TLS credential.
@@ -740,7 +767,7 @@ class MeshModel:
             return
         labels = {"app": "istio-ingressgateway", "istio": "ingressgateway"}
         source = "(assumed: Istio's default ingress gateway)"
-        workload_id, service_id = self._new_id(), self._new_id()
+        workload_id, service_id = self.new_id(), self.new_id()
         self._rows.setdefault("workload", []).append(
             (workload_id, "Deployment", istio_namespace, "istio-ingressgateway", 0, 1, 0, 0))
         self._rows.setdefault("workload_label", []).extend((workload_id, k, v) for k, v in labels.items())
@@ -752,7 +779,7 @@ class MeshModel:
         self._rows.setdefault("service", []).append(
             (service_id, istio_namespace, hosts.canonical_labels(labels), "LoadBalancer", 1))
         self._rows.setdefault("registry", []).append(
-            (self._new_id(), service_id, 0, self._host(hosts.service_fqdn("istio-ingressgateway", istio_namespace,
+            (self.new_id(), service_id, 0, self.host(hosts.service_fqdn("istio-ingressgateway", istio_namespace,
                                                                           self.domain))))
         self._rows.setdefault("port", []).extend([
             (service_id, 0, 15021, "status-port", "TCP", None, None, "15021"),
@@ -764,9 +791,11 @@ class MeshModel:
         """Insert the staged rows and build the derived tables (idempotent)."""
         if self._finished:
             return self
-        order = ("object", "suppression", "export", "object_selector", "namespace_info", "gateway", "kubernetes_gateway",
-                 "kubernetes_gateway_host",
-                 "gateway_server", "server_host", "server_credential", "vs_host", "vs_gateway", "route", "route_match",
+        order = ("object", "suppression", "export", "object_selector", "namespace_info", "namespace_label", "gateway",
+                 "gateway_class", "k8s_gateway", "k8s_listener", "k8s_listener_name", "k8s_listener_namespace_selector",
+                 "k8s_address", "service_key", "k8s_reference", "k8s_route", "k8s_route_hostname", "k8s_parent_ref",
+                 "reference_grant", "reference_grant_from", "reference_grant_to", "targetable_policy",
+                 "policy_selector", "gateway_server", "server_host", "server_credential", "vs_host", "vs_gateway", "route", "route_match",
                  "invalid_regex",
                  "destination", "destination_rule", "dr_subset", "subset_label", "dr_tls", "peer_authentication",
                  "service", "service_entry",
@@ -777,6 +806,8 @@ class MeshModel:
                 marks = ",".join("?" * len(rows[0]))
                 self.db.executemany("INSERT INTO %s VALUES (%s)" % (table, marks), rows)
         self.db.executemany("INSERT OR IGNORE INTO secret VALUES (?, ?, ?)", self._rows.pop("secret", []))
+        self.db.executemany("INSERT OR IGNORE INTO gateway_class VALUES (?, NULL)",
+                            [(name,) for name in gatewayapi_model.ISTIO_GATEWAY_CLASSES])
         # Sorted, the primary-key B-tree is appended to instead of split all over.
         self.db.executemany("INSERT INTO host_key VALUES (?, ?)",
                             sorted((host, key) for host in self._hosts for key in hosts.lookup_keys(host)))

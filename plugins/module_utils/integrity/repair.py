@@ -5,7 +5,9 @@
 
 * ``delete``: an orphaned VirtualService (MSH108) or DestinationRule (MSH106);
 * ``create``: a missing Gateway (MSH101) whose VirtualServices are not deleted,
-  its servers built from the hosts of every VirtualService referencing it;
+  its servers built from the hosts of every VirtualService referencing it; a
+  ReferenceGrant permitting the cross-namespace references of Gateway API
+  routes and Gateways (MSH707), one per target namespace and referring kind;
 * ``patch``: a JSON patch removing conflicting hosts from the newer object
   (MSH201, MSH202), guarded by ``test`` operations so it fails rather than
   removes the wrong entry if the object changed meanwhile;
@@ -20,11 +22,13 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.gatewayapi_model import GROUP
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
     MANAGED_BY_LABEL, MANAGED_BY_VALUE, MeshModel)
 
 DEFAULT_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
 ISTIO_API_VERSION = "networking.istio.io/v1"
+REFERENCE_GRANT_API_VERSION = GROUP + "/v1beta1"
 
 DELETE_CODES = {"MSH108": "VirtualService", "MSH106": "DestinationRule"}
 PATCH_CODES = ("MSH201", "MSH202")  # host clashes: the newer parties give the host up
@@ -76,6 +80,23 @@ MANUAL_REASONS = {
     "MSH607": "add a namespace PeerAuthentication (STRICT or PERMISSIVE) or drop ISTIO_MUTUAL from the rule",
     "MSH608": "make the PeerAuthentication PERMISSIVE or stop disabling mutual TLS",
     "MSH609": "make the mesh-wide PeerAuthentication PERMISSIVE or stop disabling mutual TLS",
+    "MSH701": "create the Gateway or correct the parentRef",
+    "MSH702": "let the listener's allowedRoutes admit the route's namespace and kind, or attach it elsewhere",
+    "MSH703": "name an existing listener in sectionName/port",
+    "MSH704": "correct the backend name or create its Service",
+    "MSH705": "correct the parent Service or create it",
+    "MSH706": "use a port of the Service",
+    "MSH707": "a ReferenceGrant in the target namespace must permit the reference (its owner creates it)",
+    "MSH708": "the certificate Secret must be created by whoever holds the certificate",
+    "MSH709": "give each Gateway's listeners distinct hostnames, or merge the Gateways",
+    "MSH710": "give each Gateway its own address",
+    "MSH711": "merge or remove the repeated listener",
+    "MSH712": "name an installed GatewayClass",
+    "MSH713": "correct the namespace or remove the grant's entry",
+    "MSH714": "add the hostname to a listener or correct the route's hostnames",
+    "MSH715": "keep one of the route and the VirtualService for the host",
+    "MSH716": "select the Gateway with targetRefs instead of a workload selector",
+    "MSH717": "attach an HTTPRoute to the Gateway API Gateway, or bind the VirtualService to an Istio Gateway",
 }
 
 
@@ -141,6 +162,34 @@ class _Planner:
             reason = "missing Gateway referenced by %d VirtualService(s)" % len(vs_ids)
             covered = found + [v for v in unserved if v["target"] == key and "repair" not in v]
             self._add("create", subject, safe, reason, covered, manifest=manifest)
+
+    def reference_grants(self) -> None:
+        """One ReferenceGrant per target namespace and referring kind and namespace, naming each target."""
+        grants: Dict[Tuple[str, str, str, str, str], List[Tuple[Dict[str, Any], str]]] = {}
+        for violation in self.violations:
+            if violation["code"] != "MSH707" or "repair" in violation:
+                continue
+            row = self.db.execute("SELECT from_kind, from_namespace, grp, kind, namespace, name FROM k8s_reference "
+                                  "WHERE object_id = ? AND path = ?", (violation["object_id"], violation["path"])
+                                  ).fetchone()
+            key = (row["namespace"], row["from_kind"], row["from_namespace"], row["grp"], row["kind"])
+            grants.setdefault(key, []).append((violation, row["name"]))
+        for (namespace, from_kind, from_namespace, group, kind), found in sorted(grants.items()):
+            name = "meshops-%s-%s-to-%s" % (from_kind.lower(), from_namespace, kind.lower())
+            manifest = {
+                "apiVersion": REFERENCE_GRANT_API_VERSION, "kind": "ReferenceGrant",
+                "metadata": {"name": name, "namespace": namespace, "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE}},
+                "spec": {"from": [{"group": GROUP, "kind": from_kind, "namespace": from_namespace}],
+                         "to": [{"group": group, "kind": kind, "name": target}
+                                for target in sorted({target for _violation, target in found})]},
+            }
+            covered = [violation for violation, _target in found]
+            # Granting access to another team's namespace is only ours to do for references we made.
+            safe = all(v["managed"] for v in covered)
+            reason = "permit %ss of namespace %s to refer to %s(s) %s" % (
+                from_kind, from_namespace, kind, ", ".join(rule["name"] for rule in manifest["spec"]["to"]))
+            self._add("create", {"kind": "ReferenceGrant", "namespace": namespace, "name": name}, safe, reason,
+                      covered, manifest=manifest)
 
     def _gateway_http_port(self) -> int:
         """The port a created Gateway listens on: the HTTP target port of the gateway workloads' Service, else 80."""
@@ -240,6 +289,7 @@ def plan(model: MeshModel, violations: List[Dict[str, Any]],
     planner = _Planner(model, violations, gateway_selector)
     planner.deletions()
     planner.gateway_creations()
+    planner.reference_grants()
     planner.host_removals()
     planner.kept_hosts()
     planner.manual()

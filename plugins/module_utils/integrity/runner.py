@@ -16,11 +16,13 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import engine, label_selector, triage
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.gatewayapi_model import (
+    TARGETABLE_POLICY_KINDS)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.graph import mesh_graph
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files as sources
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.locations import Locator
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
-    DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, ISTIO_KINDS, KUBERNETES_GATEWAY, MeshModel)
+    DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, GATEWAY_API_KINDS, ISTIO_KINDS, MeshModel)
 
 
 STDIN = "stdin"
@@ -125,7 +127,8 @@ class IntegrityRequest:
 
 def live_kinds(codes: List[str]) -> List[str]:
     """The kinds to list: Pods, Deployments and Secret names only when a selected check needs them."""
-    kinds = list(ISTIO_KINDS) + ["Service", "Namespace", KUBERNETES_GATEWAY, "PeerAuthentication"]
+    kinds = list(ISTIO_KINDS) + ["Service", "Namespace", "PeerAuthentication"] + list(GATEWAY_API_KINDS)
+    kinds += list(TARGETABLE_POLICY_KINDS)
     needed = {kind for check in catalogue.CATALOGUE if check.code in codes for kind in check.requires}
     if catalogue.WORKLOADS in needed:
         kinds.append("Pod")
@@ -179,8 +182,8 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
             scanned_namespaces, live_incomplete, notes = _scan_cluster(request, model, report, codes)
             incomplete += live_incomplete
         else:
-            # Files are the whole mesh configuration: no PeerAuthentication in them means none.
-            model.mark_scanned(["PeerAuthentication"])
+            # Files are the whole mesh configuration: no PeerAuthentication (or ReferenceGrant) in them means none.
+            model.mark_scanned(["PeerAuthentication", "ReferenceGrant", "GatewayClass"])
             if request.assume_istio_defaults:
                 # What every Istio install has is not in the files: assume it, as istioctl does offline.
                 model.assume_istio_defaults(request.istio_namespace)

@@ -15,8 +15,10 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import (
     JSON, METADATA_ONLY, ClusterError, Forbidden, KubernetesAPI, NotFound, namespaced_path)
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.gatewayapi_model import (
+    TARGETABLE_POLICY_KINDS)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
-    GATEWAY_API_GROUP, KUBERNETES_GATEWAY, MeshModel)
+    DISPLAY_KINDS, GATEWAY_API_GROUP, KUBERNETES_GATEWAY, MeshModel)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.files import LoadReport, load_object
 
 ISTIO_GROUP = "networking.istio.io"
@@ -24,7 +26,9 @@ ISTIO_VERSIONS = ("v1", "v1beta1", "v1alpha3")
 CORE = "/api/v1"
 ISTIO = "istio"
 
-GATEWAY_API = "/apis/%s/v1" % GATEWAY_API_GROUP
+GATEWAY_API = "gateway-api"
+# Newest first: a kind is read at the newest of these versions the cluster serves it at.
+GATEWAY_API_VERSIONS = ("v1", "v1beta1", "v1alpha2")
 
 # kind -> (API base, plural, Accept). Pods, Secrets and Namespaces are read as metadata only:
 # labels and names are all the checks need, and secret data must never be fetched.
@@ -40,12 +44,22 @@ LIVE_KINDS: Dict[str, Tuple[str, str, str]] = {
     "Secret": (CORE, "secrets", METADATA_ONLY),
     "Namespace": (CORE, "namespaces", METADATA_ONLY),
     KUBERNETES_GATEWAY: (GATEWAY_API, "gateways", JSON),
+    "GatewayClass": (GATEWAY_API, "gatewayclasses", JSON),
+    "HTTPRoute": (GATEWAY_API, "httproutes", JSON),
+    "GRPCRoute": (GATEWAY_API, "grpcroutes", JSON),
+    "TCPRoute": (GATEWAY_API, "tcproutes", JSON),
+    "TLSRoute": (GATEWAY_API, "tlsroutes", JSON),
+    "ReferenceGrant": (GATEWAY_API, "referencegrants", JSON),
     "PeerAuthentication": ("/apis/security.istio.io/v1", "peerauthentications", JSON),
 }
+LIVE_KINDS.update((kind, ("/apis/%s/v1" % group, kind.lower() + "s", JSON))
+                  for kind, group in TARGETABLE_POLICY_KINDS.items())
 # Kinds that help resolve references but whose absence leaves no check blind: a cluster without
 # the Gateway API, or a user who may not list Namespaces, is read without them.
-OPTIONAL_KINDS = {"Namespace": "namespaces", KUBERNETES_GATEWAY: "Gateway API Gateways",
-                  "PeerAuthentication": "PeerAuthentications"}
+OPTIONAL_KINDS = {"Namespace": "namespaces", "PeerAuthentication": "PeerAuthentications",
+                  **{kind: "Gateway API %ss" % DISPLAY_KINDS.get(kind, kind)
+                     for kind, (base, _plural, _accept) in LIVE_KINDS.items() if base == GATEWAY_API},
+                  **{kind: kind + "s" for kind in TARGETABLE_POLICY_KINDS}}
 
 
 def istio_base(api: KubernetesAPI) -> str:
@@ -61,6 +75,19 @@ def istio_base(api: KubernetesAPI) -> str:
             return "/apis/%s/%s" % (ISTIO_GROUP, version)
     raise ClusterError("the cluster at %s serves %s only at versions %s, none of which this collection reads (%s)"
                        % (api.host, ISTIO_GROUP, ", ".join(map(str, served)), ", ".join(ISTIO_VERSIONS)))
+
+
+def gateway_api_bases(api: KubernetesAPI) -> Dict[str, str]:
+    """Plural -> API path of the newest Gateway API version serving it (empty when the group is not served)."""
+    bases: Dict[str, str] = {}
+    for version in reversed(GATEWAY_API_VERSIONS):
+        path = "/apis/%s/%s" % (GATEWAY_API_GROUP, version)
+        try:
+            resources = (api.request("GET", path) or {}).get("resources") or []
+        except NotFound:
+            continue
+        bases.update((resource["name"], path) for resource in resources if "/" not in resource.get("name", "/"))
+    return bases
 
 
 class LiveScan:
@@ -82,6 +109,7 @@ class LiveScan:
         self._namespaces: Optional[List[str]] = None
         self._per_namespace = False
         self._istio: Optional[str] = None
+        self._gateway_api: Optional[Dict[str, str]] = None
         self.notes: List[str] = []
 
     def run(self, kinds: Iterable[str]) -> None:
@@ -101,12 +129,18 @@ class LiveScan:
             if self._istio is None:
                 self._istio = istio_base(self.api)
             base = self._istio
+        elif base == GATEWAY_API:
+            if self._gateway_api is None:
+                self._gateway_api = gateway_api_bases(self.api)
+            if plural not in self._gateway_api:
+                raise ClusterError("the cluster at %s does not serve %s %s" % (self.api.host, GATEWAY_API_GROUP, plural))
+            base = self._gateway_api[plural]
         return base, plural, accept
 
     def _list_kind(self, kind: str) -> bool:
-        base, plural, accept = self._base(kind)
         if kind in OPTIONAL_KINDS:
-            return self._list_optional(kind, base, plural, accept)
+            return self._list_optional(kind)
+        base, plural, accept = self._base(kind)
         if self.requested is not None and kind in self.mesh_wide_kinds:
             try:
                 self._load(kind, namespaced_path(base, None, plural), accept)
@@ -131,9 +165,10 @@ class LiveScan:
                 self.incomplete.append("cannot list %ss in namespace %s: %s" % (kind, namespace, error))
         return complete
 
-    def _list_optional(self, kind: str, base: str, plural: str, accept: str) -> bool:
+    def _list_optional(self, kind: str) -> bool:
         """List a kind cluster-wide when it is served and allowed; say so when it is not."""
         try:
+            base, plural, accept = self._base(kind)
             self._load(kind, namespaced_path(base, None, plural), accept)
             return True
         except (Forbidden, ClusterError) as error:
@@ -141,12 +176,14 @@ class LiveScan:
             return False
 
     def _load(self, kind: str, path: str, accept: str) -> None:
+        # /apis/<group>/<version>/... or /api/v1/...
+        parts = path.split("/")
+        api_version = "%s/%s" % (parts[2], parts[3]) if parts[1] == "apis" else parts[2]
         try:
             for item in self.api.list_pages(path, self.page_size, accept=accept):
                 # List items carry no kind (or PartialObjectMetadata): set what the model tells kinds apart by.
-                item["kind"] = "Gateway" if kind == KUBERNETES_GATEWAY else kind
-                if kind == KUBERNETES_GATEWAY:
-                    item["apiVersion"] = GATEWAY_API_GROUP + "/v1"
+                item["kind"] = DISPLAY_KINDS.get(kind, kind)
+                item["apiVersion"] = api_version
                 metadata = item.get("metadata") or {}
                 if self.model.defined(kind, metadata.get("namespace", ""), metadata.get("name", "")):
                     # The same object from files: the file is what is about to be applied.

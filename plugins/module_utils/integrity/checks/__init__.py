@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Dict, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.checks import (
-    destinationrule, gateway, serviceentry, sidecar, virtualservice, workload)
+    destinationrule, gateway, gatewayapi, serviceentry, sidecar, virtualservice, workload)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.checks.base import (  # noqa: F401
     ERROR, INFO, SEVERITY_ORDER, WARNING, WORKLOADS, Check)
 
@@ -24,6 +24,7 @@ FAMILIES = (
     ("ServiceEntry", serviceentry),
     ("Sidecar", sidecar),
     ("Service and workload", workload),
+    ("Kubernetes Gateway API", gatewayapi),
 )
 
 CATALOGUE: Tuple[Check, ...] = tuple(sorted(

@@ -52,8 +52,9 @@ MSH101 = Check(
     reads=("VirtualService", "Gateway"), target_kind="gateway",
     resolution="`spec.gateways[]` and `http[].match[].gateways[]`: `mesh` is reserved; `ns/name`; a bare name is "
                "in the VirtualService's namespace; `name.ns` (legacy) is read as Istio's runtime reads it. A "
-               "Kubernetes Gateway API Gateway of that namespace/name satisfies the reference. Istio's analyzer "
-               "reads `spec.gateways` only, Kiali also the match gateways: those carry KIA1102 alone.",
+               "Kubernetes Gateway API Gateway of that namespace/name is reported as MSH718 instead (it does not "
+               "bind VirtualServices). Istio's analyzer reads `spec.gateways` only, Kiali also the match gateways: "
+               "those carry KIA1102 alone.",
     sql="""
         SELECT g.vs_id AS object_id, g.path, g.gateway_key AS target,
                CASE WHEN g.binds = 0 THEN '' END AS istio_code,
@@ -62,15 +63,10 @@ MSH101 = Check(
         FROM pragma_foreign_key_check('vs_gateway') fk
         JOIN vs_gateway g ON g.rowid = fk.rowid
         WHERE instr(g.ref, '""" + INTERNAL_GATEWAY_MARK + """') = 0
-          AND NOT EXISTS (SELECT 1 FROM kubernetes_gateway k WHERE k.ref_key = g.gateway_key)""",
+          AND NOT EXISTS (SELECT 1 FROM k8s_gateway k WHERE k.ref_key = g.gateway_key)""",
     message="{path} references Gateway '{target}', which does not exist",
-    examples=(_SERVICE + "---" + _edge_route("a.example.com", "nope"), _SERVICE + """---
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: nope, namespace: default}
-spec: {gatewayClassName: istio, listeners: [{name: http, port: 80, protocol: HTTP}]}
----
-""" + _edge_route("a.example.com", "nope")))
+    examples=(_SERVICE + "---" + _edge_route("a.example.com", "nope"),
+              _SERVICE + _GATEWAY + "---" + _edge_route("a.example.com", "istio-system/gw")))
 
 MSH102 = Check(
     code="MSH102", severity=ERROR, istio_code="IST0101", kiali_code="KIA1101",
@@ -211,9 +207,8 @@ MSH107 = Check(
     reads=("VirtualService", "Gateway"), target_kind="gateway",
     resolution="Per `spec.gateways[]` entry (not `mesh`): some VirtualService host must match a server host of that "
                "Gateway admitted for the VirtualService's namespace (`ns/host`, `./host`, `*/host`, wildcards either "
-               "way), or a listener hostname of a Kubernetes Gateway API Gateway (a listener without one accepts "
-               "every host). As in Istio, a Gateway that does not exist serves no host; Istio's internal generated "
-               "Gateways are not checked (MSH110).",
+               "way). As in Istio, a Gateway that does not exist serves no host, nor does a Kubernetes Gateway API "
+               "Gateway (MSH718); Istio's internal generated Gateways are not checked (MSH110).",
     sql="""
         SELECT g.vs_id AS object_id, g.path, g.gateway_key AS target, gw.object_id AS related_ids,
                'spec.servers' AS related_path,
@@ -223,11 +218,6 @@ MSH107 = Check(
         LEFT JOIN gateway gw ON gw.ref_key = g.gateway_key
         WHERE g.binds = 1 AND g.path IS NOT NULL AND g.gateway_key IS NOT NULL
           AND instr(g.ref, '""" + INTERNAL_GATEWAY_MARK + """') = 0
-          AND NOT EXISTS (  -- a Gateway API listener hostname matching a VirtualService host, either way
-              SELECT 1 FROM vs_host h JOIN host_key k ON k.host = h.host OR k.key = h.host
-              JOIN kubernetes_gateway_host kh ON kh.ref_key = g.gateway_key
-                                             AND kh.host = (CASE WHEN k.host = h.host THEN k.key ELSE k.host END)
-              WHERE h.vs_id = g.vs_id)
           AND NOT EXISTS (  -- a server host equal to a VirtualService host, or a wildcard covering it
               SELECT 1 FROM vs_host h
               JOIN host_key k ON k.host = h.host
