@@ -36,7 +36,13 @@ How references resolve, for every check:
 - **Visibility**: `exportTo` of VirtualServices, DestinationRules and ServiceEntries and the Service
   annotation `networking.istio.io/exportTo` (`.` own namespace, `*` or unset everywhere, `~` nowhere).
 - **Gateway references**: `mesh` is reserved; `ns/name`; a bare name is in the VirtualService's namespace.
-  A Kubernetes Gateway API `Gateway` (told apart from Istio's by API group) satisfies a reference.
+  A Kubernetes Gateway API `Gateway` (told apart from Istio's by API group) does not bind VirtualServices:
+  both tools report it as not found (MSH717).
+- **Gateway API references** carry the API server's defaults: a parentRef is a Gateway of the route's
+  namespace (kind Service makes a mesh route), a backendRef a core Service of it; cross-namespace backends,
+  mirrors and certificates need a ReferenceGrant in the target namespace. Every namespace has the label
+  `kubernetes.io/metadata.name`, which listener namespace selectors can match. istiod's own GatewayClasses
+  (istio, istio-remote, istio-waypoint, istio-east-west) exist without being in the sources.
 - **Gateway server hosts**: `ns/host` admits VirtualServices of `ns`, `./host` of the Gateway's namespace,
   `*/host` and bare hosts of every namespace.
 - **Workloads**: Pods, or the pod templates of Deployments, StatefulSets, DaemonSets, ReplicaSets and Jobs

@@ -23,7 +23,15 @@ FRAGMENT = REPO / "plugins" / "doc_fragments" / "meshservice.py"
 
 # Descriptions by option path; a plain name applies wherever that name appears.
 DESCRIPTIONS: Dict[str, str] = {
-    "name": "Name of the meshservice; also the name of its VirtualService and DestinationRule.",
+    "name": "Name of the meshservice; also the name of its VirtualService (or HTTPRoute) and DestinationRule.",
+    "api": "Which routing API the meshservice is rendered as. V(istio): Istio Gateway, VirtualService and "
+           "DestinationRule. V(gateway-api): the Kubernetes Gateway API, an HTTPRoute (parented to the gateway, "
+           "with the hosts as hostnames, and without hosts to the Service as a mesh route) and a Gateway API "
+           "Gateway when O(gateway.create); each subset becomes a Service C(<service>-<subset>) that the "
+           "HTTPRoute's weighted backendRefs point to, and traffic policy goes into a DestinationRule per backend "
+           "Service. Options the Gateway API cannot express (fault injection, source labels, prefix header "
+           "matches, ...) are refused naming the field. Route retries need the Gateway API's experimental "
+           "channel: where the cluster's HTTPRoute CRD drops the field, the task fails before writing.",
     "namespace": "Namespace of the meshservice and of the objects it renders.",
     "service_name": "Name of the Kubernetes Service and the host its routes target. Defaults to O(name).",
     "hosts": "Hosts the VirtualService serves. Defaults to the service name (mesh-internal traffic).",
@@ -39,7 +47,11 @@ DESCRIPTIONS: Dict[str, str] = {
     "gateway.name": "Gateway name. Defaults to C(<name>-gateway) when O(gateway.create=true).",
     "gateway.namespace": "Gateway namespace. Defaults to O(namespace).",
     "gateway.create": "Render and own the Gateway. When false the Gateway must already exist.",
-    "gateway.selector": "Selector of the gateway workload.",
+    "gateway.selector": "Selector of the gateway workload (O(api=istio); a Gateway API Gateway's pods are "
+                        "deployed for it).",
+    "gateway.class_name": "GatewayClass of a created Gateway API Gateway (O(api=gateway-api)).",
+    "gateway.section_name": "Listener of an existing Gateway API Gateway the HTTPRoute attaches to "
+                            "(O(api=gateway-api)); all its listeners when omitted.",
     "gateway.servers": "Gateway servers. Defaults to one HTTP server on port 80 for O(hosts).",
     "gateway.servers.port": "Server port number.",
     "gateway.servers.name": "Server port name; defaults to C(<protocol>-<port>).",

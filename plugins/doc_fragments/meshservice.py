@@ -12,10 +12,24 @@ class ModuleDocFragment:
 options:
   name:
     description:
-    - Name of the meshservice; also the name of its VirtualService and DestinationRule.
+    - Name of the meshservice; also the name of its VirtualService (or HTTPRoute) and DestinationRule.
     - Required unless O(definition) or O(meshservices) is given.
     type: str
     required: false
+  api:
+    description:
+    - 'Which routing API the meshservice is rendered as. V(istio): Istio Gateway, VirtualService and DestinationRule. V(gateway-api):
+      the Kubernetes Gateway API, an HTTPRoute (parented to the gateway, with the hosts as hostnames, and without hosts to
+      the Service as a mesh route) and a Gateway API Gateway when O(gateway.create); each subset becomes a Service C(<service>-<subset>)
+      that the HTTPRoute''s weighted backendRefs point to, and traffic policy goes into a DestinationRule per backend Service.
+      Options the Gateway API cannot express (fault injection, source labels, prefix header matches, ...) are refused naming
+      the field. Route retries need the Gateway API''s experimental channel: where the cluster''s HTTPRoute CRD drops the
+      field, the task fails before writing.'
+    - 'Default: V(istio).'
+    type: str
+    choices:
+    - istio
+    - gateway-api
   namespace:
     description:
     - Namespace of the meshservice and of the objects it renders.
@@ -99,10 +113,20 @@ options:
         default: false
       selector:
         description:
-        - Selector of the gateway workload.
+        - Selector of the gateway workload (O(api=istio); a Gateway API Gateway's pods are deployed for it).
         type: dict
         default:
           istio: ingressgateway
+      class_name:
+        description:
+        - GatewayClass of a created Gateway API Gateway (O(api=gateway-api)).
+        type: str
+        default: istio
+      section_name:
+        description:
+        - Listener of an existing Gateway API Gateway the HTTPRoute attaches to (O(api=gateway-api)); all its listeners when
+          omitted.
+        type: str
       servers:
         description:
         - Gateway servers. Defaults to one HTTP server on port 80 for O(hosts).

@@ -11,9 +11,11 @@ short_description: Check the integrity of Istio traffic configuration, live or f
 version_added: 0.1.0
 description:
   - Loads Gateways, VirtualServices, DestinationRules, ServiceEntries, Sidecars, Services, Namespaces, Pods and
-    Deployments (in files also the pod templates of StatefulSets, DaemonSets, ReplicaSets and Jobs), Secret names
-    and Kubernetes Gateway API Gateways into an in-memory relational model, resolves every reference the way Istio
-    does at runtime, and runs the integrity checks.
+    Deployments (in files also the pod templates of StatefulSets, DaemonSets, ReplicaSets and Jobs), Secret names,
+    the Kubernetes Gateway API's Gateways, GatewayClasses, HTTPRoutes, GRPCRoutes, TCPRoutes, TLSRoutes and
+    ReferenceGrants (v1, or the v1beta1/v1alpha2 a cluster still serves), and the selectors of Istio's
+    AuthorizationPolicies, RequestAuthentications, Telemetries and WasmPlugins into an in-memory relational model,
+    resolves every reference the way Istio does at runtime, and runs the integrity checks.
   - The check catalogue, with each code's severity, how its references resolve, its C(istioctl analyze) and
     Kiali equivalents and examples, is C(docs/checks.md) in the collection.
   - Returns the violations, with codes of their own and the equivalent C(istioctl analyze) and Kiali codes,
@@ -187,8 +189,9 @@ notes:
   - Pods and Secrets are listed as metadata only; the module never reads secret data.
   - Checks that need workloads, Deployments or Secrets run only when those kinds were scanned;
     C(summary.checks_skipped) says which did not run and why.
-  - Objects are told apart by API group as well as kind; a Kubernetes Gateway API C(Gateway) is a valid target of
-    a VirtualService gateway reference, never an Istio Gateway.
+  - Objects are told apart by API group as well as kind; a Kubernetes Gateway API C(Gateway) is never an Istio
+    Gateway (findings on it have C(kind=Gateway) and C(api_group=gateway.networking.k8s.io)).
+  - A cluster without the Gateway API is read without it (C(summary.notes) says so).
 """
 
 EXAMPLES = r"""
@@ -239,7 +242,8 @@ ansible_facts:
             - Counts by severity and code, objects scanned per kind, ignored kinds, skipped documents,
               checks run and skipped.
             - C(consistent) is true only for a C(complete) scan with no error and no warning.
-            - C(notes) says which optional kinds (Namespaces, Gateway API Gateways) a live scan could not read.
+            - C(notes) says which optional kinds (Namespaces, GatewayClasses, Gateway API kinds on a cluster
+              without the Gateway API, Istio's security policies) a live scan could not read.
           returned: always
           type: dict
           sample:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -75,8 +76,8 @@ def playbook(plane, name: str, **variables: Any) -> subprocess.CompletedProcess:
     return run_collection_playbook(name, dict({"traffic_kubeconfig": str(plane.kubeconfig)}, **variables))
 
 
-def service(namespace: str) -> Dict[str, Any]:
-    return {"name": "reviews", "namespace": namespace, "ports": [{"port": 9080, "name": "http"}],
+def service(namespace: str, api: str = "istio") -> Dict[str, Any]:
+    return {"name": "reviews", "namespace": namespace, "api": api, "ports": [{"port": 9080, "name": "http"}],
             "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}
 
 
@@ -85,46 +86,53 @@ def virtual_service(plane, namespace: str) -> Dict[str, Any]:
                                     "-o", "json").stdout)
 
 
-def weights(plane, namespace: str) -> Dict[str, int]:
+def weights(plane, namespace: str, api: str = "istio") -> Dict[str, int]:
+    if api == "gateway-api":  # the subsets' Services, reviews-v1 and reviews-v2
+        route = json.loads(plane.kubectl("get", "httproutes.gateway.networking.k8s.io", "reviews", "-n", namespace,
+                                         "-o", "json").stdout)
+        return {ref["name"].replace("reviews-", ""): ref["weight"] for ref in route["spec"]["rules"][-1]["backendRefs"]}
     route = virtual_service(plane, namespace)["spec"]["http"][-1]["route"]
     return {r["destination"]["subset"]: r.get("weight", 100) for r in route}
 
 
 @pytest.fixture
 def namespace(control_plane, request):
-    name = "traffic-" + request.node.name.replace("test_", "").replace("_", "-")[:30].strip("-")
+    full = request.node.name.replace("test_", "").replace("_", "-").replace("[", "-").replace("]", "")
+    name = "traffic-" + (full if len(full) <= 40 else full[:30].strip("-") + "-" + hashlib.sha1(full.encode()).hexdigest()[:8])
     control_plane.kubectl("create", "namespace", name)
     return name
 
 
-def promote(plane, namespace: str, prometheus) -> subprocess.CompletedProcess:
-    return playbook(plane, "canary_promote", traffic_meshservice=service(namespace), prometheus_url=prometheus.url,
+def promote(plane, namespace: str, prometheus, api: str = "istio") -> subprocess.CompletedProcess:
+    return playbook(plane, "canary_promote", traffic_meshservice=service(namespace, api), prometheus_url=prometheus.url,
                     canary_step_wait=3, canary_rate_window="10s")
 
 
-def test_canary_promotes_to_100_when_healthy(control_plane, namespace, prometheus):
+@pytest.mark.parametrize("api", ["istio", "gateway-api"])
+def test_canary_promotes_to_100_when_healthy(control_plane, namespace, prometheus, api):
     prometheus.set_mode("healthy")
-    run = promote(control_plane, namespace, prometheus)
+    run = promote(control_plane, namespace, prometheus, api)
     assert run.returncode == 0, run.stdout + run.stderr
     for step in STEPS:
         assert "step %d: weights v1=%d v2=%d" % (step, 100 - step, step) in run.stdout
         assert "at %d%%: success rate 1.0" % step in run.stdout
-    assert weights(control_plane, namespace) == {"v1": 0, "v2": 100}
+    assert weights(control_plane, namespace, api) == {"v1": 0, "v2": 100}
 
 
-def test_canary_rolls_back_when_degraded(control_plane, namespace, prometheus):
-    assert playbook(control_plane, "canary", traffic_meshservice=service(namespace), canary_weight=0).returncode == 0
+@pytest.mark.parametrize("api", ["istio", "gateway-api"])
+def test_canary_rolls_back_when_degraded(control_plane, namespace, prometheus, api):
+    assert playbook(control_plane, "canary", traffic_meshservice=service(namespace, api), canary_weight=0).returncode == 0
     prometheus.set_mode("degraded")
     time.sleep(3)  # let Prometheus scrape the degraded canary
     try:
-        run = promote(control_plane, namespace, prometheus)
+        run = promote(control_plane, namespace, prometheus, api)
     finally:
         prometheus.set_mode("healthy")
     assert run.returncode != 0
     assert "step 10: weights v1=90 v2=10" in run.stdout
     assert "rollback: weights v1=100 v2=0" in run.stdout and "rolled back" in run.stdout
     assert "step 25:" not in run.stdout
-    assert weights(control_plane, namespace) == {"v1": 100, "v2": 0}
+    assert weights(control_plane, namespace, api) == {"v1": 100, "v2": 0}
 
 
 def test_ab_test_fault_injection_cleanup_canary_and_rollback(control_plane, namespace):

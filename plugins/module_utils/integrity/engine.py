@@ -108,7 +108,8 @@ class Analysis:
         related = []
         for object_id in dict.fromkeys(ids):
             other = self.objects[object_id]
-            related.append({"kind": other["kind"], "namespace": other["namespace"], "name": other["name"],
+            related.append({"kind": other["kind"], "api_group": api_group(other["model_kind"]),
+                            "namespace": other["namespace"], "name": other["name"],
                             "path": row.get("related_path") or "", "managed": bool(other["managed"]),
                             "source": other["source"]})
         return sorted(related, key=lambda r: (r["kind"], r["namespace"], r["name"]))

@@ -4,7 +4,8 @@
 """The traffic graph of a checked model: nodes and edges, as data any report can draw.
 
 Gateway -> VirtualService -> Service / ServiceEntry -> DestinationRule subset -> workload,
-each node in its namespace. The edges that exist come from the model (the
+each node in its namespace; Gateway API Gateways and routes take the columns of
+Istio's Gateways and VirtualServices. The edges that exist come from the model (the
 same resolution the checks use); a broken reference is an edge to a
 placeholder node named after what is missing; the parties of a conflict are
 linked. ``scope="broken"`` is the part a reader needs to see the problems, and
@@ -16,15 +17,19 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Set, Tuple
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import WORKLOAD_KINDS, MeshModel
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.gatewayapi_model import ROUTE_KINDS
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
+    DISPLAY_KINDS, GATEWAY_API_GROUP, KUBERNETES_GATEWAY, WORKLOAD_KINDS, MeshModel)
 
-GRAPH_KINDS = ("Gateway", "VirtualService", "Service", "ServiceEntry", "DestinationRule") + WORKLOAD_KINDS
+GRAPH_KINDS = ("Gateway", KUBERNETES_GATEWAY, "VirtualService", "Service", "ServiceEntry",
+               "DestinationRule") + ROUTE_KINDS + WORKLOAD_KINDS
 # The column each kind is drawn in, left to right along the path of a request.
 LAYER = dict({"Gateway": 0, "VirtualService": 1, "Service": 2, "ServiceEntry": 2, "DestinationRule": 3},
-             **{kind: 4 for kind in WORKLOAD_KINDS})
+             **{kind: 1 for kind in ROUTE_KINDS}, **{kind: 4 for kind in WORKLOAD_KINDS})
 # Findings about a reference to something missing: code -> kind of the missing thing.
 MISSING = {"MSH101": "Gateway", "MSH110": "Gateway", "MSH102": "Service", "MSH106": "Service",
-           "MSH103": "DestinationRule", "MSH401": "Deployment", "MSH402": "Deployment"}
+           "MSH103": "DestinationRule", "MSH401": "Deployment", "MSH402": "Deployment", "MSH701": "Gateway",
+           "MSH704": "Service", "MSH705": "Service"}
 
 EDGES_SQL = {
     # Gateway -> VirtualService bound to it (mesh-only VirtualServices have no gateway edge)
@@ -32,7 +37,14 @@ EDGES_SQL = {
                 WHERE g.binds = 1""",
     # VirtualService -> the Services and ServiceEntries its destinations resolve to
     "routes": """SELECT DISTINCT d.vs_id, t.target_id FROM destination d
-                 JOIN destination_target t ON t.destination_id = d.id""",
+                 JOIN destination_target t ON t.destination_id = d.id
+                 UNION
+                 SELECT DISTINCT b.object_id, o.id FROM k8s_reference b
+                 JOIN object o ON o.kind = 'Service' AND o.namespace = b.namespace AND o.name = b.name
+                 WHERE b.role IN ('backend', 'mirror') AND b.grp = '' AND b.kind = 'Service'""",
+    # Gateway API Gateway -> the routes attached to it
+    "attaches": """SELECT DISTINCT k.object_id, p.route_id FROM k8s_parent_ref p
+                   JOIN k8s_gateway k ON k.ref_key = p.gateway_key""",
     # Gateway -> the gateway workloads its selector picks
     "selects": """SELECT s.object_id, s.workload_id FROM selection s JOIN object o ON o.id = s.object_id
                   WHERE o.kind = 'Gateway'""",
@@ -61,8 +73,17 @@ SELECT s.object_id, s.workload_id FROM selection s JOIN object o ON o.id = s.obj
 """
 
 
-def node_id(kind: str, namespace: str, name: str) -> str:
+def node_id(kind: str, namespace: str, name: str, group: str = "") -> str:
+    """A node's id: the object's kind/namespace/name, the Gateway API Gateway told from Istio's by its group."""
+    if kind == KUBERNETES_GATEWAY or (kind == "Gateway" and group == GATEWAY_API_GROUP):
+        kind = "Gateway." + GATEWAY_API_GROUP
     return "%s/%s/%s" % (kind, namespace, name)
+
+
+def _model_kind(party: Dict[str, Any]) -> str:
+    if party["kind"] == "Gateway" and party.get("api_group") == GATEWAY_API_GROUP:
+        return KUBERNETES_GATEWAY
+    return party["kind"]
 
 
 class _Builder:
@@ -70,11 +91,14 @@ class _Builder:
         self.nodes: Dict[str, Dict[str, Any]] = {}
         self.edges: Dict[Tuple[str, str, str], Dict[str, Any]] = {}
 
-    def node(self, kind: str, namespace: str, name: str, **extra: Any) -> str:
-        key = extra.pop("key", None) or node_id(kind, namespace, name)
+    def node(self, kind: str, namespace: str, name: str, group: str = "", **extra: Any) -> str:
+        key = extra.pop("key", None) or node_id(kind, namespace, name, group)
         if key not in self.nodes:
-            self.nodes[key] = dict({"id": key, "kind": kind, "namespace": namespace, "name": name,
-                                    "layer": LAYER.get(kind, 4), "findings": [], "severity": ""}, **extra)
+            shown = DISPLAY_KINDS.get(kind, kind)
+            self.nodes[key] = dict({"id": key, "kind": shown, "namespace": namespace, "name": name,
+                                    "layer": LAYER.get(shown, 4), "findings": [], "severity": ""}, **extra)
+            if kind == KUBERNETES_GATEWAY or group == GATEWAY_API_GROUP or kind in ROUTE_KINDS:
+                self.nodes[key]["api_group"] = GATEWAY_API_GROUP
         return key
 
     def edge(self, source: str, target: str, kind: str, **extra: Any) -> Dict[str, Any]:
@@ -95,7 +119,7 @@ def mesh_graph(model: MeshModel, violations: Iterable[Dict[str, Any]], scope: st
         db.execute("CREATE TEMP TABLE IF NOT EXISTS graph_part (kind TEXT, namespace TEXT, name TEXT)")
         db.execute("DELETE FROM graph_part")
         db.executemany("INSERT INTO graph_part VALUES (?, ?, ?)", [
-            (party["kind"], party["namespace"], party["name"])
+            (_model_kind(party), party["namespace"], party["name"])
             for violation in violations for party in [violation] + violation.get("related", [])])
         where += " AND (kind, namespace, name) IN (SELECT kind, namespace, name FROM graph_part)"
     objects = {row[0]: graph.node(row[1], row[2], row[3]) for row in db.execute(
@@ -130,7 +154,7 @@ _RANK = {"error": 3, "warning": 2, "info": 1, "": 0}
 
 def _add_findings(graph: _Builder, violations: List[Dict[str, Any]]) -> None:
     for violation in violations:
-        subject = graph.node(violation["kind"], violation["namespace"], violation["name"])
+        subject = graph.node(violation["kind"], violation["namespace"], violation["name"], violation.get("api_group", ""))
         node = graph.nodes[subject]
         node["findings"].append(violation["id"])
         if _RANK[violation["severity"]] > _RANK[node["severity"]]:
@@ -143,7 +167,7 @@ def _add_findings(graph: _Builder, violations: List[Dict[str, Any]]) -> None:
         # Conflicts (the MSH2xx family) link their parties; other findings link the object they name.
         link = "conflict" if violation["code"].startswith("MSH2") else "related"
         for party in violation.get("related", []):
-            other = graph.node(party["kind"], party["namespace"], party["name"])
+            other = graph.node(party["kind"], party["namespace"], party["name"], party.get("api_group", ""))
             if other != subject and (other, subject, link) not in graph.edges:
                 edge = graph.edge(subject, other, link)
                 if violation["code"] not in edge["codes"]:

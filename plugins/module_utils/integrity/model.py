@@ -779,8 +779,8 @@ class MeshModel:
         self._rows.setdefault("service", []).append(
             (service_id, istio_namespace, hosts.canonical_labels(labels), "LoadBalancer", 1))
         self._rows.setdefault("registry", []).append(
-            (self.new_id(), service_id, 0, self.host(hosts.service_fqdn("istio-ingressgateway", istio_namespace,
-                                                                          self.domain))))
+            (self.new_id(), service_id, 0,
+             self.host(hosts.service_fqdn("istio-ingressgateway", istio_namespace, self.domain))))
         self._rows.setdefault("port", []).extend([
             (service_id, 0, 15021, "status-port", "TCP", None, None, "15021"),
             (service_id, 1, 80, "http2", "TCP", None, "http2", "8080"),

@@ -10,17 +10,21 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import KubernetesAPI, NotFound, namespaced_path
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.live import istio_base
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
+    DISPLAY_KINDS, GATEWAY_API_GROUP, KUBERNETES_GATEWAY, MANAGED_BY_LABEL, MANAGED_BY_VALUE, modelled_kind)
 
 FIELD_MANAGER = "meshops-istio-integrity"
 APPLY_PATCH = "application/apply-patch+yaml"
-# kind -> (API base, plural); "istio" resolves to the served networking.istio.io version.
+GATEWAY_API = "/apis/%s/v1" % GATEWAY_API_GROUP
+# The model's kind -> (API base, plural); "istio" resolves to the served networking.istio.io version.
 KINDS: Dict[str, Tuple[str, str]] = {
     "Service": ("/api/v1", "services"),
     "Gateway": ("istio", "gateways"),
     "VirtualService": ("istio", "virtualservices"),
     "DestinationRule": ("istio", "destinationrules"),
     "ServiceEntry": ("istio", "serviceentries"),
+    KUBERNETES_GATEWAY: (GATEWAY_API, "gateways"),
+    "HTTPRoute": (GATEWAY_API, "httproutes"),
 }
 # Written by the server, not by us: left out when comparing before and after.
 _SERVER_METADATA = ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp", "selfLink")
@@ -61,7 +65,7 @@ class ResourceClient:
     def get(self, obj: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         metadata = obj["metadata"]
         try:
-            return self.api.request("GET", self.path(obj["kind"], metadata["namespace"], metadata["name"]))
+            return self.api.request("GET", self.path(resource_kind(obj), metadata["namespace"], metadata["name"]))
         except NotFound:
             return None
 
@@ -71,23 +75,37 @@ class ResourceClient:
         query: List[Tuple[str, Any]] = [("fieldManager", FIELD_MANAGER), ("force", "true" if force else "false")]
         if dry_run:
             query.append(("dryRun", "All"))
-        return self.api.request("PATCH", self.path(obj["kind"], metadata["namespace"], metadata["name"]),
+        return self.api.request("PATCH", self.path(resource_kind(obj), metadata["namespace"], metadata["name"]),
                                 query=query, body=obj, content_type=APPLY_PATCH)
 
-    def delete(self, kind: str, namespace: str, name: str, dry_run: bool) -> None:
+    def delete(self, obj: Dict[str, Any], dry_run: bool) -> None:
         # With a DeleteOptions body the API server reads dryRun from it, not from the query string.
         options: Dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
         if dry_run:
             options["dryRun"] = ["All"]
         try:
-            self.api.request("DELETE", self.path(kind, namespace, name), body=options)
+            metadata = obj["metadata"]
+            self.api.request("DELETE", self.path(resource_kind(obj), metadata["namespace"], metadata["name"]),
+                             body=options)
         except NotFound:
             pass
 
     def owned(self, kind: str, page_size: int = 500, namespace: Optional[str] = None) -> Iterator[Dict[str, Any]]:
-        """Every object of a kind carrying our managed-by label, in one namespace or (None) in every one."""
+        """Every object of a kind carrying our managed-by label, in one namespace or (None) in every one;
+        none when the cluster does not serve the kind (a cluster without the Gateway API)."""
         base, plural = self._base(kind)
         selector = "%s=%s" % (MANAGED_BY_LABEL, MANAGED_BY_VALUE)
-        for item in self.api.list_pages(namespaced_path(base, namespace, plural), page_size, label_selector=selector):
-            item.setdefault("kind", kind)
-            yield item
+        try:
+            for item in self.api.list_pages(namespaced_path(base, namespace, plural), page_size,
+                                            label_selector=selector):
+                item.setdefault("kind", DISPLAY_KINDS.get(kind, kind))
+                if kind == KUBERNETES_GATEWAY:
+                    item.setdefault("apiVersion", GATEWAY_API_GROUP + "/v1")
+                yield item
+        except NotFound:
+            return
+
+
+def resource_kind(obj: Dict[str, Any]) -> str:
+    """The model's kind of a manifest (``KubernetesGateway`` for the Gateway API's Gateway)."""
+    return modelled_kind(obj) or obj["kind"]

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.spec import OWNER, camel
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
+    GATEWAY_API_GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE)
 
 MESHSERVICE_LABEL = "meshops.io/meshservice"
 MESHSERVICE_NAMESPACE_LABEL = "meshops.io/meshservice-namespace"
@@ -42,7 +43,7 @@ def meshservice_of(obj: Dict[str, Any]) -> Tuple[str, str]:
     return labels.get(MESHSERVICE_NAMESPACE_LABEL, ""), labels.get(MESHSERVICE_LABEL, "")
 
 
-def _metadata(name: str, namespace: str, params: Dict[str, Any]) -> Dict[str, Any]:
+def metadata_for(name: str, namespace: str, params: Dict[str, Any]) -> Dict[str, Any]:
     metadata: Dict[str, Any] = {"name": name, "namespace": namespace, "labels": owned_labels(params)}
     # Owner references cannot cross namespaces: a Gateway created elsewhere is cleaned up by the reconcile.
     if params.get(OWNER) and namespace == params["namespace"]:
@@ -74,7 +75,7 @@ def render_service(params: Dict[str, Any]) -> Dict[str, Any]:
     selector = params.get("selector") if params.get("selector") is not None else {"app": service_name(params)}
     if selector:
         spec["selector"] = {str(k): str(v) for k, v in selector.items()}
-    return {"apiVersion": "v1", "kind": "Service", "metadata": _metadata(service_name(params), params["namespace"], params),
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata_for(service_name(params), params["namespace"], params),
             "spec": spec}
 
 
@@ -98,7 +99,7 @@ def render_gateway(params: Dict[str, Any]) -> Dict[str, Any]:
             entry["tls"] = tls
         servers.append(entry)
     selector = {str(k): str(v) for k, v in (gateway.get("selector") or {}).items()}
-    return {"apiVersion": ISTIO_API, "kind": "Gateway", "metadata": _metadata(name, namespace, params),
+    return {"apiVersion": ISTIO_API, "kind": "Gateway", "metadata": metadata_for(name, namespace, params),
             "spec": {"selector": selector, "servers": servers}}
 
 
@@ -185,7 +186,7 @@ def _http_route(params: Dict[str, Any], route: Dict[str, Any], default_port: Opt
     return rule
 
 
-def _default_routes(params: Dict[str, Any]) -> List[Dict[str, Any]]:
+def default_routes(params: Dict[str, Any]) -> List[Dict[str, Any]]:
     """No routes given: everything to the service, split by subset weights when they are set."""
     weighted = [subset for subset in params["subsets"] if subset.get("weight") is not None]
     if weighted:
@@ -202,10 +203,10 @@ def render_virtual_service(params: Dict[str, Any]) -> Dict[str, Any]:
     gateway = gateway_ref(params)
     if gateway:
         spec["gateways"] = [gateway] + (["mesh"] if params.get("mesh") and not params["hosts"] else [])
-    routes = params["routes"] or _default_routes(params)
+    routes = params["routes"] or default_routes(params)
     spec["http"] = [_http_route(params, route, default_port) for route in routes]
     return {"apiVersion": ISTIO_API, "kind": "VirtualService",
-            "metadata": _metadata(params["name"], params["namespace"], params), "spec": spec}
+            "metadata": metadata_for(params["name"], params["namespace"], params), "spec": spec}
 
 
 def render_destination_rule(params: Dict[str, Any]) -> Dict[str, Any]:
@@ -222,7 +223,7 @@ def render_destination_rule(params: Dict[str, Any]) -> Dict[str, Any]:
                 entry["trafficPolicy"] = camel_tree(subset["traffic_policy"])
             spec["subsets"].append(entry)
     return {"apiVersion": ISTIO_API, "kind": "DestinationRule",
-            "metadata": _metadata(params["name"], params["namespace"], params), "spec": spec}
+            "metadata": metadata_for(params["name"], params["namespace"], params), "spec": spec}
 
 
 def render_egress(params: Dict[str, Any], index: int, egress: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -230,7 +231,7 @@ def render_egress(params: Dict[str, Any], index: int, egress: Dict[str, Any]) ->
     name = egress.get("name") or "%s-egress-%d" % (params["name"], index)
     ports = [{"number": p["number"], "name": p.get("name") or "%s-%d" % (p["protocol"].lower(), p["number"]),
               "protocol": p["protocol"]} for p in egress["ports"]]
-    objects = [{"apiVersion": ISTIO_API, "kind": "ServiceEntry", "metadata": _metadata(name, params["namespace"], params),
+    objects = [{"apiVersion": ISTIO_API, "kind": "ServiceEntry", "metadata": metadata_for(name, params["namespace"], params),
                 "spec": {"hosts": egress["hosts"], "ports": ports, "resolution": egress["resolution"],
                          "location": egress["location"]}}]
     through = egress.get("egress_gateway")
@@ -238,7 +239,7 @@ def render_egress(params: Dict[str, Any], index: int, egress: Dict[str, Any]) ->
         gateway_key = "%s/%s" % (through["namespace"], through["name"])
         if through.get("create"):
             objects.append({"apiVersion": ISTIO_API, "kind": "Gateway",
-                            "metadata": _metadata(through["name"], through["namespace"], params),
+                            "metadata": metadata_for(through["name"], through["namespace"], params),
                             "spec": {"selector": {str(k): str(v) for k, v in through["selector"].items()},
                                      "servers": [{"port": {"number": ports[0]["number"], "name": ports[0]["name"],
                                                            "protocol": ports[0]["protocol"]},
@@ -259,7 +260,7 @@ def render_egress(params: Dict[str, Any], index: int, egress: Dict[str, Any]) ->
                 {"match": [{"gateways": [gateway_key], "port": number}],
                  "route": [{"destination": {"host": egress["hosts"][0], "port": {"number": number}}}]}]}
         objects.append({"apiVersion": ISTIO_API, "kind": "VirtualService",
-                        "metadata": _metadata(name, params["namespace"], params),
+                        "metadata": metadata_for(name, params["namespace"], params),
                         "spec": dict({"hosts": egress["hosts"], "gateways": ["mesh", gateway_key]}, **rules)})
     return objects
 
@@ -280,5 +281,13 @@ def render(params: Dict[str, Any]) -> List[Dict[str, Any]]:
     return objects
 
 
+def object_identity(kind: str, group: str, namespace: str, name: str) -> str:
+    """``kind/namespace/name``; kubectl's ``kind.group`` for the Gateway API Gateway, which shares Istio's kind."""
+    if kind == "Gateway" and group == GATEWAY_API_GROUP:
+        kind = "Gateway." + GATEWAY_API_GROUP
+    return "%s/%s/%s" % (kind, namespace, name)
+
+
 def identity(obj: Dict[str, Any]) -> str:
-    return "%s/%s/%s" % (obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"])
+    group = obj.get("apiVersion", "").rpartition("/")[0]
+    return object_identity(obj["kind"], group, obj["metadata"]["namespace"], obj["metadata"]["name"])

@@ -21,20 +21,24 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import spec
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import render
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import render, render_gatewayapi
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import (
     ClusterError, Conflict, Forbidden, Invalid, KubernetesAPI)
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.resources import KINDS, ResourceClient, comparable
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.resources import (
+    KINDS, ResourceClient, comparable, resource_kind)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.hosts import resolve_host
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import IntegrityRequest, RunError, run_integrity
 
 # Checks that can block a write: references and conflicts. Workload and Secret checks cannot,
 # since configuration is routinely applied before the workloads or certificates it names.
 WRITE_TIME_CHECKS = ["MSH101", "MSH102", "MSH103", "MSH104", "MSH105", "MSH106", "MSH107", "MSH108",
-                     "MSH201", "MSH202", "MSH203", "MSH204", "MSH205", "MSH301", "MSH302", "MSH303"]
+                     "MSH201", "MSH202", "MSH203", "MSH204", "MSH205", "MSH301", "MSH302", "MSH303",
+                     "MSH701", "MSH702", "MSH703", "MSH704", "MSH705", "MSH706", "MSH707", "MSH709", "MSH711",
+                     "MSH712", "MSH714", "MSH715", "MSH717"]
 PARALLEL_REQUESTS = 8
 # What claims hosts across namespaces: the guard reads these everywhere, so a clash with any namespace is seen.
-MESH_WIDE_CLAIMS = ["VirtualService", "Gateway", "ServiceEntry", "DestinationRule"]
+MESH_WIDE_CLAIMS = ["VirtualService", "Gateway", "ServiceEntry", "DestinationRule", "KubernetesGateway", "HTTPRoute",
+                    "GRPCRoute", "TLSRoute"]
 
 
 class IntegrityRefused(RunError):
@@ -95,7 +99,8 @@ def render_all(params: List[Dict[str, Any]], entries: Sequence[Tuple[str, Dict[s
     objects: List[Dict[str, Any]] = []
     owner: Dict[str, str] = {}
     for (where, _options), item in zip(entries, params):
-        for obj in render.render(item):
+        renderer = render_gatewayapi.render_objects if item["api"] == "gateway-api" else render.render
+        for obj in renderer(item):
             key = render.identity(obj)
             if key in owner:
                 raise RunError("%s renders %s, which %s renders too" % (where, key, owner[key]))
@@ -130,6 +135,11 @@ def referenced_namespaces(objects: Sequence[Dict[str, Any]]) -> Set[str]:
         spec_ = obj.get("spec") or {}
         found |= {namespace for namespace in spec_.get("exportTo") or [] if namespace not in (".", "*")}
         found |= {ref.split("/", 1)[0] for ref in spec_.get("gateways") or [] if "/" in ref}
+        references = list(spec_.get("parentRefs") or [])
+        for rule in spec_.get("rules") or []:
+            references += rule.get("backendRefs") or []
+            references += [(f.get("requestMirror") or {}).get("backendRef") or {} for f in rule.get("filters") or []]
+        found |= {ref["namespace"] for ref in references if ref.get("namespace")}
         hosts = [spec_.get("host")] if obj["kind"] == "DestinationRule" else []
         for protocol in ("http", "tcp", "tls"):
             for rule in spec_.get(protocol) or []:
@@ -147,10 +157,28 @@ def _blamed_on_the_write(new: List[Dict[str, Any]], written: Set[str]) -> List[D
     """A conflict between what is written and what exists is the written object's finding (the existing one is
     its related party): the existing party's copy of the same conflict is dropped."""
     def identity(finding: Dict[str, Any]) -> str:
-        return "%s/%s/%s" % (finding["kind"], finding["namespace"], finding["name"])
+        return render.object_identity(finding["kind"], finding.get("api_group", ""), finding["namespace"],
+                                      finding["name"])
     on_written = {(v["code"], identity(v)) for v in new if identity(v) in written}
     return [v for v in new if identity(v) in written or not any(
         (v["code"], identity(party)) in on_written for party in v.get("related", []))]
+
+
+def dropped_fields(sent: Any, returned: Any, path: str = "") -> List[str]:
+    """Paths of fields in ``sent`` that ``returned`` (the server's copy) does not have."""
+    if isinstance(sent, dict) and isinstance(returned, dict):
+        found = []
+        for key, value in sent.items():
+            child = "%s.%s" % (path, key) if path else key
+            if key not in returned and value not in (None, {}, []):  # an empty value may be left out
+                found.append(child)
+            elif key in returned:
+                found += dropped_fields(value, returned[key], child)
+        return found
+    if isinstance(sent, list) and isinstance(returned, list) and len(sent) == len(returned):
+        return [found for index, (a, b) in enumerate(zip(sent, returned))
+                for found in dropped_fields(a, b, "%s[%d]" % (path, index))]
+    return []
 
 
 def _parallel(function: Callable, items: Sequence[Any]) -> List[Any]:
@@ -213,6 +241,7 @@ class MeshServiceApplier:
         before = dict(zip(map(render.identity, self.desired), _parallel(self.resources.get, self.desired)))
         self._refuse_taking_over(before, {render.meshservice_of(obj) for obj in others})
         dry = self._apply_all(self.desired, dry_run=True)
+        self._refuse_dropped_fields(dry)
         self._check_integrity(stale)
         # The dry run says what each write would change: objects it leaves as they are are not written.
         results, writes = [], []
@@ -241,6 +270,14 @@ class MeshServiceApplier:
         if clashes:
             raise RunError("nothing was applied: %s; give one of them other object names, or delete the other "
                            "meshservice first" % " | ".join(clashes))
+
+    def _refuse_dropped_fields(self, dry: List[Dict[str, Any]]) -> None:
+        """A field the served CRD does not have is pruned without an error: refuse rather than lose it."""
+        dropped = ["%s: %s" % (render.identity(obj), ", ".join(paths))
+                   for obj, result in zip(self.desired, dry) for paths in [dropped_fields(obj, result)] if paths]
+        if dropped:
+            raise RunError("nothing was applied: the API server's schema drops field(s) the task sets (the CRD "
+                           "installed in the cluster does not have them): %s" % " | ".join(dropped))
 
     def _apply_all(self, objects: List[Dict[str, Any]], dry_run: bool) -> List[Dict[str, Any]]:
         def apply(obj: Dict[str, Any]):
@@ -274,7 +311,7 @@ class MeshServiceApplier:
         common = dict(live=True, namespaces=namespaces, checks=WRITE_TIME_CHECKS, include_objects=False,
                       connection=self.options.connection, mesh_wide_kinds=MESH_WIDE_CLAIMS)
         baseline = run_integrity(IntegrityRequest(**common))
-        hidden = [(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in stale]
+        hidden = [(resource_kind(o), o["metadata"]["namespace"], o["metadata"]["name"]) for o in stale]
         proposed = run_integrity(IntegrityRequest(objects=self.desired, hidden=hidden, **common))
         unread = proposed["summary"]["incomplete_reasons"]
         if unread and self.options.integrity == "enforce" and not self.options.accept_unverifiable:
@@ -295,8 +332,7 @@ class MeshServiceApplier:
     def _delete(self, objects: List[Dict[str, Any]], action: str) -> Dict[str, Any]:
         # Only what carries our labels ever reaches here: owned() selects on them.
         def delete(obj: Dict[str, Any]) -> None:
-            metadata = obj["metadata"]
-            self.resources.delete(obj["kind"], metadata["namespace"], metadata["name"], self.options.check_mode)
+            self.resources.delete(obj, self.options.check_mode)
         _parallel(delete, objects)
         results = [self._entry(obj, action, comparable(obj), None) for obj in objects]
         return {"changed": bool(results), "resources": results, "integrity": self.integrity,

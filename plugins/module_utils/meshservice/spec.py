@@ -19,6 +19,8 @@ PROTOCOLS = ["HTTP", "HTTPS", "HTTP2", "GRPC", "GRPC-WEB", "TCP", "TLS", "MONGO"
 STRING_MATCH = dict(exact=dict(type="str"), prefix=dict(type="str"), regex=dict(type="str"))
 PERCENT = dict(type="float")
 DURATION = re.compile(r"^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$")
+DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
+SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 PORT_SPEC = dict(
@@ -95,6 +97,7 @@ ROUTE_SPEC = dict(
 
 MESHSERVICE_SPEC: Dict[str, Any] = dict(
     name=dict(type="str", required=True),
+    api=dict(type="str", default="istio", choices=["istio", "gateway-api"]),
     namespace=dict(type="str", default="default"),
     service_name=dict(type="str"),
     hosts=dict(type="list", elements="str", default=[]),
@@ -107,6 +110,8 @@ MESHSERVICE_SPEC: Dict[str, Any] = dict(
         namespace=dict(type="str"),
         create=dict(type="bool", default=False),
         selector=dict(type="dict", default={"istio": "ingressgateway"}),
+        class_name=dict(type="str", default="istio"),
+        section_name=dict(type="str"),
         servers=dict(type="list", elements="dict", options=dict(
             port=dict(type="int", required=True),
             name=dict(type="str"),
@@ -137,6 +142,11 @@ MESHSERVICE_SPEC: Dict[str, Any] = dict(
                                                       create=dict(type="bool", default=True))),
     )),
 )
+
+
+def duration_seconds(value: str) -> float:
+    """A Go-style duration (``1h30m``, ``250ms``) in seconds."""
+    return sum(float(number) * SECONDS[unit] for number, unit in DURATION_PART.findall(value))
 
 
 class SpecError(ValueError):
@@ -295,6 +305,10 @@ def _check_semantics(params: Dict[str, Any], where: str) -> None:
     gateway = params.get("gateway") or {}
     if gateway and not gateway.get("name") and not gateway.get("create"):
         problems.append("gateway.name: required unless gateway.create is true")
+    if params["api"] == "gateway-api":
+        problems += gateway_api_problems(params)
+    elif gateway.get("section_name"):
+        problems.append("gateway.section_name: names a Gateway API listener; it needs api: gateway-api")
     if problems:
         raise SpecError("%s: %s" % (where, "; ".join(problems)))
 
@@ -326,4 +340,53 @@ def _route_problems(params, route, path, subset_names) -> List[str]:
     mirror = route.get("mirror") or {}
     if mirror.get("subset") and not mirror.get("host") and mirror["subset"] not in subset_names:
         problems.append("%s.mirror.subset: %r is not one of the subsets" % (path, mirror["subset"]))
+    return problems
+
+
+def gateway_api_problems(params: Dict[str, Any]) -> List[str]:
+    """What ``api: gateway-api`` cannot express: refused, naming the field, rather than dropped."""
+    problems = []
+    if params["hosts"] and not params.get("gateway"):
+        problems.append("hosts: with api: gateway-api, hosts are the hostnames of a Gateway's route; give a gateway "
+                        "(a mesh route matches the Service itself)")
+    for index, server in enumerate((params.get("gateway") or {}).get("servers") or []):
+        path = "gateway.servers[%d]" % index
+        if server.get("https_redirect"):
+            problems.append("%s.https_redirect: a Gateway API listener cannot redirect; add a redirect route on "
+                            "the HTTP listener" % path)
+        if server.get("tls_mode") not in (None, "SIMPLE", "PASSTHROUGH"):
+            problems.append("%s.tls_mode: %s has no Gateway API listener mode (SIMPLE is Terminate, PASSTHROUGH "
+                            "Passthrough)" % (path, server["tls_mode"]))
+    for index, route in enumerate(params["routes"]):
+        problems += _gateway_api_route_problems(route, "routes[%d]" % index)
+    return problems
+
+
+def _gateway_api_route_problems(route: Dict[str, Any], path: str) -> List[str]:
+    problems = []
+    if route.get("fault"):
+        problems.append("%s.fault: fault injection has no Gateway API equivalent; use api: istio" % path)
+    for index, match in enumerate(route.get("match") or []):
+        where = "%s.match[%d]" % (path, index)
+        if match.get("source_labels"):
+            problems.append("%s.source_labels: the Gateway API matches requests, not their source workloads" % where)
+        if match.get("ignore_uri_case") is not None:
+            problems.append("%s.ignore_uri_case: Gateway API path matches are case-sensitive" % where)
+        method = {k: v for k, v in (match.get("method") or {}).items() if v is not None}
+        if set(method) - {"exact"}:
+            problems.append("%s.method: the Gateway API matches a method exactly" % where)
+        for field in ("headers", "query_params"):
+            for name, value in (match.get(field) or {}).items():
+                if isinstance(value, dict) and (len(value) != 1 or not set(value) <= {"exact", "regex"}):
+                    problems.append("%s.%s.%s: the Gateway API matches values exactly or by regex only"
+                                    % (where, field, name))
+    retries = route.get("retries") or {}
+    if retries.get("retry_on") and not all(code.strip().isdigit() for code in retries["retry_on"].split(",")):
+        problems.append("%s.retries.retry_on: the Gateway API retries on HTTP status codes (such as 502,503), not %r"
+                        % (path, retries["retry_on"]))
+    origins = (route.get("cors") or {}).get("allow_origins") or []
+    if any(set(k for k, v in origin.items() if v is not None) != {"exact"} for origin in origins):
+        problems.append("%s.cors.allow_origins: the Gateway API takes exact origins only" % path)
+    if (route.get("redirect") or {}).get("redirect_code") not in (None, 301, 302, 303, 307, 308):
+        problems.append("%s.redirect.redirect_code: the Gateway API redirects with 301, 302, 303, 307 or 308" % path)
     return problems

@@ -54,12 +54,10 @@ LIVE_KINDS: Dict[str, Tuple[str, str, str]] = {
 }
 LIVE_KINDS.update((kind, ("/apis/%s/v1" % group, kind.lower() + "s", JSON))
                   for kind, group in TARGETABLE_POLICY_KINDS.items())
-# Kinds that help resolve references but whose absence leaves no check blind: a cluster without
-# the Gateway API, or a user who may not list Namespaces, is read without them.
+# Kinds that help resolve references but whose absence leaves no check blind: a user who may not list
+# Namespaces or GatewayClasses (cluster-scoped), or a cluster without Istio's security APIs, is read without them.
 OPTIONAL_KINDS = {"Namespace": "namespaces", "PeerAuthentication": "PeerAuthentications",
-                  **{kind: "Gateway API %ss" % DISPLAY_KINDS.get(kind, kind)
-                     for kind, (base, _plural, _accept) in LIVE_KINDS.items() if base == GATEWAY_API},
-                  **{kind: kind + "s" for kind in TARGETABLE_POLICY_KINDS}}
+                  "GatewayClass": "Gateway API GatewayClasses", **{kind: kind + "s" for kind in TARGETABLE_POLICY_KINDS}}
 
 
 def istio_base(api: KubernetesAPI) -> str:
@@ -140,7 +138,14 @@ class LiveScan:
     def _list_kind(self, kind: str) -> bool:
         if kind in OPTIONAL_KINDS:
             return self._list_optional(kind)
-        base, plural, accept = self._base(kind)
+        try:
+            base, plural, accept = self._base(kind)
+        except ClusterError as error:
+            if LIVE_KINDS[kind][0] != GATEWAY_API:
+                raise
+            # A cluster without the Gateway API has none of its objects: nothing to check, nothing missed.
+            self.notes.append("%ss not read (%s)" % (DISPLAY_KINDS.get(kind, kind), error))
+            return False
         if self.requested is not None and kind in self.mesh_wide_kinds:
             try:
                 self._load(kind, namespaced_path(base, None, plural), accept)

@@ -53,9 +53,9 @@ spec:
 
 def _label_value(namespace: str, key: str) -> str:
     """SQL: a namespace's label value (the API server labels every Namespace with its name)."""
-    return ("coalesce((SELECT nl.value FROM namespace_label nl WHERE nl.namespace = {ns} AND nl.key = {key}), "
-            "CASE WHEN {key} = '{name_label}' THEN {ns} END)").format(ns=namespace, key=key,
-                                                                       name_label=NAMESPACE_NAME_LABEL)
+    template = ("coalesce((SELECT nl.value FROM namespace_label nl WHERE nl.namespace = {ns} AND nl.key = {key}), "
+                "CASE WHEN {key} = '{name_label}' THEN {ns} END)")
+    return template.format(ns=namespace, key=key, name_label=NAMESPACE_NAME_LABEL)
 
 
 # SQL: the listener's namespace selector (matchLabels and matchExpressions) selects the namespace.
@@ -242,6 +242,9 @@ MSH706 = Check(
     examples=(_SERVICE + _gateway() + _route(backend="{name: reviews, port: 9081}"),
               _SERVICE + _gateway() + _route()))
 
+_CROSS_NAMESPACE_ROUTE = _route(parent="{name: web}", namespace="shop",
+                                backend="{name: reviews, namespace: default, port: 9080}")
+
 MSH707 = Check(
     code="MSH707", severity=ERROR, kiali_code="KIA1402",
     title="Cross-namespace reference without a ReferenceGrant that permits it",
@@ -261,8 +264,7 @@ MSH707 = Check(
           AND NOT EXISTS (SELECT 1 FROM k8s_permitted x WHERE x.reference_id = b.id)""",
     message="{path} refers to {target_kind} {target_namespace}/{target_name}, but no ReferenceGrant in namespace "
             "{target_namespace} permits {from_kind}s of this namespace to refer to it",
-    examples=(_SERVICE + _gateway(namespace="shop") + _route(parent="{name: web}", namespace="shop",
-                                                            backend="{name: reviews, namespace: default, port: 9080}")
+    examples=(_SERVICE + _gateway(namespace="shop") + _CROSS_NAMESPACE_ROUTE
               + """---
 apiVersion: gateway.networking.k8s.io/v1beta1
 kind: ReferenceGrant
@@ -271,8 +273,7 @@ spec:
   from: [{group: gateway.networking.k8s.io, kind: GRPCRoute, namespace: shop}]
   to: [{group: '', kind: Service}]
 """,
-              _SERVICE + _gateway(namespace="shop") + _route(parent="{name: web}", namespace="shop",
-                                                            backend="{name: reviews, namespace: default, port: 9080}")
+              _SERVICE + _gateway(namespace="shop") + _CROSS_NAMESPACE_ROUTE
               + """---
 apiVersion: gateway.networking.k8s.io/v1beta1
 kind: ReferenceGrant
@@ -324,8 +325,8 @@ MSH709 = Check(
         GROUP BY a.id""",
     message="{path} '{hostname}' on port {port} is also claimed by another Gateway's listener",
     examples=(_gateway() + _gateway(name="web2"),
-              _gateway() + _gateway(name="web2", listeners="[{name: http, port: 80, protocol: HTTP, "
-                                                          "hostname: b.example.com}]")))
+              _gateway() + _gateway(name="web2",
+                                    listeners="[{name: http, port: 80, protocol: HTTP, hostname: b.example.com}]")))
 
 MSH710 = Check(
     code="MSH710", severity=WARNING, kiali_code="KIA1502",

@@ -150,8 +150,9 @@ CASES = {
         [gateway(name="a"), gateway(name="b")],
         {("KIA1501", "Gateway", "default/a"), ("KIA1501", "Gateway", "default/b")}),
     "two gateways with listeners for different hosts": (
-        [gateway(name="a"), gateway(name="b", listeners=[{"name": "http", "port": 80, "protocol": "HTTP",
-                                                           "hostname": "b.example.com"}])], set()),
+        [gateway(name="a"),
+         gateway(name="b", listeners=[{"name": "http", "port": 80, "protocol": "HTTP", "hostname": "b.example.com"}])],
+        set()),
     "two gateways with listeners without hostname": (
         [gateway(name="a", listeners=[{"name": "http", "port": 80, "protocol": "HTTP"}]),
          gateway(name="b", listeners=[{"name": "http", "port": 80, "protocol": "HTTP"}])], set()),
@@ -317,3 +318,21 @@ def test_kinds_of_other_apis_with_the_same_names_are_not_modelled():
     assert model.add({"apiVersion": "example.com/v1", "kind": "HTTPRoute", "metadata": {"name": "x"}}, "t#1") is None
     assert model.add({"apiVersion": "example.com/v1", "kind": "AuthorizationPolicy", "metadata": {"name": "x"}},
                      "t#2") is None
+
+
+def test_routes_are_drawn_between_their_gateway_and_their_services():
+    from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.graph import mesh_graph
+    model = MeshModel()
+    for index, obj in enumerate([service(), gateway(), route(name="ok"),
+                                 route(name="lost", parents=[{"name": "gone"}], backends=[{"name": "ghost", "port": 80}])]):
+        model.add(obj, "t#%d" % index)
+    result = analyze(model)
+    graph = mesh_graph(model, result["violations"], "all")
+    edges = {(e["source"], e["target"], e["kind"], e["broken"]) for e in graph["edges"]}
+    assert ("Gateway.gateway.networking.k8s.io/default/gw", "HTTPRoute/default/ok", "attaches", False) in edges
+    assert ("HTTPRoute/default/ok", "Service/default/svc", "routes", False) in edges
+    assert ("HTTPRoute/default/lost", "missing:Gateway/default/gone", "missing", True) in edges
+    assert ("HTTPRoute/default/lost", "missing:Service/default/ghost", "missing", True) in edges
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    assert nodes["Gateway.gateway.networking.k8s.io/default/gw"]["kind"] == "Gateway"
+    assert nodes["HTTPRoute/default/lost"]["severity"] == "error"
