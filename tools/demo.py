@@ -42,11 +42,13 @@ def main() -> int:
     started = time.monotonic()
     step(1, "Build (or reuse) etcd, kube-apiserver and kube-controller-manager from the Go module proxy")
     bin_dir = localcluster.build_binaries()
-    step(2, "Start the local control plane and install Istio's CRDs from %s" % localcluster.crd_bundle())
+    step(2, "Start the local control plane and install Istio's CRDs from %s and the Gateway API's from %s"
+         % (localcluster.crd_bundle(), localcluster.gateway_api_crds()[0].parent))
     plane = localcluster.LocalControlPlane(bin_dir)
     try:
         plane.start()
-        step(3, "Load the sample mesh (examples/demo-mesh): bookinfo and shop, with one planted fault per check")
+        step(3, "Load the sample mesh (examples/demo-mesh): bookinfo and shop, Istio and Gateway API routing, "
+                "with planted faults")
         plane.kubectl("apply", "-f", str(REPO / "examples" / "demo-mesh" / "00-namespaces.yaml"))
         print(plane.kubectl("apply", "-f", str(REPO / "examples" / "demo-mesh")).stdout)
         step(4, "Run the integrity job (playbook meshops.istio_integrity.integrity_check, fail_on=error)")

@@ -52,6 +52,7 @@ options:
     description:
       - A batch, a list of meshservices, each either the options of one meshservice or a MeshService resource.
       - Applied in one task; one invalid entry fails the whole task, naming the entry and field, before any write.
+      - A task-level O(api) applies to the entries that do not choose their own.
     type: list
     elements: dict
   state:
@@ -284,8 +285,11 @@ def argument_spec() -> dict:
 def entries(params: dict) -> list:
     """(where, options) for every meshservice the task names."""
     if params.get("meshservices") is not None:
-        return [("meshservices[%d]" % index, from_definition(item, "meshservices[%d]" % index)
-                 if item.get("kind") == "MeshService" else item) for index, item in enumerate(params["meshservices"])]
+        batch = [("meshservices[%d]" % index, from_definition(item, "meshservices[%d]" % index)
+                  if item.get("kind") == "MeshService" else item) for index, item in enumerate(params["meshservices"])]
+        if params.get("api"):  # the task's routing API, for the entries that do not choose their own
+            batch = [(where, dict({"api": params["api"]}, **item)) for where, item in batch]
+        return batch
     given = without_none({key: params[key] for key in MESHSERVICE_SPEC})
     if params.get("definition") is not None:
         return [("definition", compose(from_definition(params["definition"], "definition"), given, "definition"))]

@@ -22,7 +22,7 @@ from conftest import EXAMPLES, REPO, run_collection_playbook
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "tests" / "output" / "html-report"
 # The codes whose findings are references to something missing: each must be a red edge to a placeholder.
-MISSING_REFERENCE_CODES = {"MSH101", "MSH102", "MSH103", "MSH106", "MSH110", "MSH401", "MSH402"}
+MISSING_REFERENCE_CODES = {"MSH101", "MSH102", "MSH103", "MSH106", "MSH110", "MSH401", "MSH402", "MSH701"}
 
 
 class Dom(HTMLParser):
@@ -79,7 +79,7 @@ def test_the_graph_draws_every_planted_broken_reference_as_a_red_edge(report, tm
     assert {"%s/%s/%s" % (v["kind"], v["namespace"], v["name"]) for v in facts["violations"]} <= drawn
     red = page.having("path", "broken")
     broken = [v for v in facts["violations"] if v["code"] in MISSING_REFERENCE_CODES]
-    assert len(broken) >= 7  # the demo mesh plants each of these codes at least once
+    assert len(broken) >= 8  # the demo mesh plants each of these codes at least once
     for violation in broken:
         source = "%s/%s/%s" % (violation["kind"], violation["namespace"], violation["name"])
         targets = [a["data-target"] for a in red if a["data-source"] == source]

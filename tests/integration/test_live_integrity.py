@@ -18,7 +18,7 @@ from conftest import EXAMPLES, REPO, facts_task, localcluster, run_playbook, sta
 PLANTED_CODES = {
     "MSH101", "MSH102", "MSH103", "MSH104", "MSH105", "MSH106", "MSH107", "MSH108", "MSH109",
     "MSH201", "MSH202", "MSH203", "MSH204", "MSH209", "MSH301", "MSH302", "MSH303",
-    "MSH401", "MSH402", "MSH403", "MSH501", "MSH502",
+    "MSH401", "MSH402", "MSH403", "MSH501", "MSH502", "MSH701", "MSH707",
 }
 
 
@@ -48,6 +48,8 @@ def test_live_mesh_reports_every_planted_fault(demo_mesh):
     assert ("delete", "DestinationRule", "bookinfo", "ratings-v0", True) in plan
     assert ("create", "Gateway", "bookinfo", "details-gateway", True) in plan
     assert ("patch", "VirtualService", "bookinfo", "reviews-canary", True) in plan
+    assert ("create", "ReferenceGrant", "bookinfo", "meshops-httproute-shop-to-service", True) in plan
+    assert ("manual", "HTTPRoute", "shop", "promo", False) in plan
 
 
 def test_files_and_live_give_the_same_violations(demo_mesh):
@@ -198,6 +200,9 @@ def test_sidecars_peer_authentications_namespaces_and_deployments_are_read_live(
           "spec": {"selector": {"app": "web"}, "ports": [{"name": name, "port": 53, "protocol": protocol}]}}
          for name, protocol in (("dns", "UDP"), ("tcp-dns", "TCP"))]
     try:
+        # A cluster without the Gateway API: read without it, and said so.
+        crds = plane.kubectl("get", "crd", "-o", "name").stdout.split()
+        plane.kubectl("delete", *[crd for crd in crds if crd.endswith(".gateway.networking.k8s.io")])
         plane.kubectl("create", "namespace", "istio-system")
         plane.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
         run = run_playbook([facts_task(kubeconfig=str(plane.kubeconfig))])
@@ -212,7 +217,10 @@ def test_sidecars_peer_authentications_namespaces_and_deployments_are_read_live(
     scanned = run.facts["summary"]["scanned"]
     assert scanned["Sidecar"] == 1 and scanned["PeerAuthentication"] == 1 and scanned["Deployment"] == 1
     assert run.facts["summary"]["complete"] is True
-    assert any("Gateway API Gateways not read" in note for note in run.facts["summary"]["notes"])
+    notes = run.facts["summary"]["notes"]
+    assert any("Gateway API Gateways not read" in note for note in notes), notes
+    assert any("Gateway API HTTPRoutes not read" in note for note in notes), notes
+    assert set(run.facts["summary"]["checks_skipped"]) == {"MSH707", "MSH712"}
 
 
 def test_rejected_credentials_say_what_to_set(control_plane):

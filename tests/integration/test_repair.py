@@ -10,7 +10,8 @@ import pytest
 
 from conftest import EXAMPLES, run_playbook, start_plane
 
-KINDS = "gateways.networking.istio.io,virtualservices.networking.istio.io,destinationrules.networking.istio.io"
+KINDS = ("gateways.networking.istio.io,virtualservices.networking.istio.io,destinationrules.networking.istio.io,"
+         "referencegrants.gateway.networking.k8s.io")
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,8 @@ def test_dry_run_by_default_then_safe_repairs_then_nothing_to_do(mesh):
     assert "DestinationRule/bookinfo/ratings-v0" not in after           # orphaned, ours: deleted
     assert "Gateway/bookinfo/details-gateway" in after                  # missing, ours: created
     assert "VirtualService/bookinfo/cart-proxy" in after                # orphaned, not ours: left alone
+    assert "ReferenceGrant/bookinfo/meshops-httproute-shop-to-service" in after  # our route's missing grant
+    assert not [v for v in applied.facts["violations"] if v["code"] == "MSH707"]
     hosts = json.loads(mesh.kubectl("get", "virtualservices.networking.istio.io", "reviews-canary", "-n", "bookinfo",
                                     "-o", "json").stdout)["spec"]["hosts"]
     assert hosts == ["reviews-canary.bookinfo.svc.cluster.local"]     # conflicting host removed from the newer one

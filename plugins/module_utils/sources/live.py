@@ -144,7 +144,7 @@ class LiveScan:
             if LIVE_KINDS[kind][0] != GATEWAY_API:
                 raise
             # A cluster without the Gateway API has none of its objects: nothing to check, nothing missed.
-            self.notes.append("%ss not read (%s)" % (DISPLAY_KINDS.get(kind, kind), error))
+            self.notes.append("Gateway API %ss not read (%s)" % (DISPLAY_KINDS.get(kind, kind), error))
             return False
         if self.requested is not None and kind in self.mesh_wide_kinds:
             try:

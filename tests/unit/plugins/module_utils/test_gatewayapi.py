@@ -129,10 +129,10 @@ CASES = {
     "route to a backend of another namespace with a grant": (
         [service(namespace="data"), gateway(namespace="other"), grant(namespace="data"),
          route(namespace="other", backends=[{"name": "svc", "namespace": "data", "port": 80}])], set()),
+    # Kiali reads a grant's first entries and no names: a grant for another Service is enough for it.
     "route to a backend of another namespace with a grant for another Service": (
         [service(namespace="data"), gateway(namespace="other"), grant(namespace="data", to_name="db"),
-         route(namespace="other", backends=[{"name": "svc", "namespace": "data", "port": 80}])],
-        {("KIA1402", "HTTPRoute", "other/r")}),
+         route(namespace="other", backends=[{"name": "svc", "namespace": "data", "port": 80}])], set()),
     "route to a backend of another namespace with a grant for GRPCRoutes only": (
         [service(namespace="data"), gateway(namespace="other"), grant(namespace="data", from_kind="GRPCRoute"),
          route(namespace="other", backends=[{"name": "svc", "namespace": "data", "port": 80}])],
@@ -227,6 +227,12 @@ def test_agreement_over_all_cases_is_measured_as_recall_and_precision():
     matched = expected_pairs & found_pairs
     assert len(matched) / len(expected_pairs) >= 0.95
     assert len(matched) / len(found_pairs) >= 0.95
+
+
+def test_a_grant_for_another_service_does_not_permit_the_reference():
+    result = analyse([service(namespace="data"), gateway(namespace="other"), grant(namespace="data", to_name="db"),
+                      route(namespace="other", backends=[{"name": "svc", "namespace": "data", "port": 80}])])
+    assert [(v["code"], v["kiali_code"]) for v in result["violations"]] == [("MSH707", "")]
 
 
 def test_gateway_api_gateways_are_reported_as_gateways_of_their_group():
