@@ -20,7 +20,7 @@ def target_namespace(check: catalogue.Check, target: Optional[str]) -> Optional[
     """The namespace a missing target would live in, when the target says so."""
     if not target:
         return None
-    if check.target_kind == "gateway":
+    if check.target_kind in ("gateway", "object"):  # namespace/name
         return target.partition("/")[0]
     if check.target_kind == "host":
         match = _SERVICE_FQDN.match(target)
@@ -49,7 +49,8 @@ class Analysis:
                  istio_namespace: str = DEFAULT_ISTIO_NAMESPACE,
                  suppress: Sequence[triage.SuppressionRule] = ()) -> None:
         self.model = model.finish()
-        self.parameters = {"domain": model.domain, "root_namespace": istio_namespace}
+        self.parameters = {"domain": model.domain, "root_namespace": istio_namespace,
+                           "namespaces_scanned": int("Namespace" in model.scanned)}
         self.checks = checks
         self.scanned_namespaces = None if scanned_namespaces is None else set(scanned_namespaces)
         self.system_namespaces = set(system_namespaces) | {istio_namespace}

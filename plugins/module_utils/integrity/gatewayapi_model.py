@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import hosts
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import documents as doc
 
 GROUP = "gateway.networking.k8s.io"
@@ -121,6 +122,7 @@ CREATE TABLE k8s_parent_ref (
     name TEXT NOT NULL,
     section_name TEXT,
     port INTEGER,
+    service_host TEXT,
     gateway_key TEXT REFERENCES k8s_gateway(ref_key) DEFERRABLE INITIALLY DEFERRED,
     FOREIGN KEY (gateway_key, section_name) REFERENCES k8s_listener_name(gateway_key, name)
         DEFERRABLE INITIALLY DEFERRED
@@ -164,6 +166,7 @@ CREATE TABLE policy_selector (
     PRIMARY KEY (object_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX k8s_listener_by_gateway ON k8s_listener(gateway_key, name);
+CREATE INDEX k8s_listener_by_hostname ON k8s_listener(hostname, port);
 CREATE INDEX k8s_parent_ref_by_gateway ON k8s_parent_ref(gateway_key);
 CREATE INDEX k8s_reference_by_target ON k8s_reference(namespace, kind, name);
 """
@@ -264,8 +267,12 @@ def load_route(model, staged: Staged, object_id: int, namespace: str, kind: str,
         path = "spec.parentRefs[%d]" % index
         group, parent_kind, parent_namespace, name = _reference(parent, path, namespace, "Gateway", GROUP)
         gateway_key = "%s/%s" % (parent_namespace, name) if (group, parent_kind) == (GROUP, "Gateway") else None
+        # A mesh (GAMMA) route's parent Service: the host it routes for sidecars.
+        service_host = (model.host(hosts.service_fqdn(name, parent_namespace, model.domain))
+                        if (group, parent_kind) == ("", "Service") else None)
         parents.append((model.new_id(), object_id, index, group, parent_kind, parent_namespace, name,
-                        doc.text(parent, "sectionName", path), doc.integer(parent, "port", path), gateway_key))
+                        doc.text(parent, "sectionName", path), doc.integer(parent, "port", path), service_host,
+                        gateway_key))
     references = staged.setdefault("k8s_reference", [])
     for rule_index, rule in enumerate(doc.mappings(spec, "rules", "spec")):
         rule_path = "spec.rules[%d]" % rule_index

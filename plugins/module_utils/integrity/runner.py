@@ -22,7 +22,7 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files as sources
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.locations import Locator
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
-    DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, GATEWAY_API_KINDS, ISTIO_KINDS, MeshModel)
+    DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, GATEWAY_API_KINDS, ISTIO_KINDS, KUBERNETES_GATEWAY, MeshModel)
 
 
 STDIN = "stdin"
@@ -125,6 +125,11 @@ class IntegrityRequest:
                                                 and (matches is None or matches(labels)))
 
 
+# Files are the whole mesh configuration: none of these in them means there are none (a live read of a kind
+# can fail, and is then not taken as complete).
+FILES_DESCRIBE_ALL = ("PeerAuthentication", "ReferenceGrant", "GatewayClass", "Namespace", KUBERNETES_GATEWAY)
+
+
 def live_kinds(codes: List[str]) -> List[str]:
     """The kinds to list: Pods, Deployments and Secret names only when a selected check needs them."""
     kinds = list(ISTIO_KINDS) + ["Service", "Namespace", "PeerAuthentication"] + list(GATEWAY_API_KINDS)
@@ -182,8 +187,7 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
             scanned_namespaces, live_incomplete, notes = _scan_cluster(request, model, report, codes)
             incomplete += live_incomplete
         else:
-            # Files are the whole mesh configuration: no PeerAuthentication (or ReferenceGrant) in them means none.
-            model.mark_scanned(["PeerAuthentication", "ReferenceGrant", "GatewayClass"])
+            model.mark_scanned(FILES_DESCRIBE_ALL)
             if request.assume_istio_defaults:
                 # What every Istio install has is not in the files: assume it, as istioctl does offline.
                 model.assume_istio_defaults(request.istio_namespace)

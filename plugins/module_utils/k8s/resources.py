@@ -26,6 +26,8 @@ KINDS: Dict[str, Tuple[str, str]] = {
     KUBERNETES_GATEWAY: (GATEWAY_API, "gateways"),
     "HTTPRoute": (GATEWAY_API, "httproutes"),
 }
+# Rendered with api: gateway-api only: an account without rights to them can still run Istio-only tasks.
+GATEWAY_API_OWNED_KINDS = (KUBERNETES_GATEWAY, "HTTPRoute")
 # Written by the server, not by us: left out when comparing before and after.
 _SERVER_METADATA = ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp", "selfLink")
 

@@ -25,7 +25,7 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservic
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import (
     ClusterError, Conflict, Forbidden, Invalid, KubernetesAPI)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.resources import (
-    KINDS, ResourceClient, comparable, resource_kind)
+    GATEWAY_API_OWNED_KINDS, KINDS, ResourceClient, comparable, resource_kind)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.hosts import resolve_host
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import IntegrityRequest, RunError, run_integrity
 
@@ -227,6 +227,10 @@ class MeshServiceApplier:
             try:
                 found += self.resources.owned(kind, namespace=namespace)
             except Forbidden as error:
+                if kind in GATEWAY_API_OWNED_KINDS and not any(resource_kind(obj) == kind for obj in self.desired):
+                    self.warnings.append("cannot list %ss (forbidden): ones an earlier api: gateway-api run left "
+                                         "are not pruned" % kind)
+                    return found
                 raise RunError("cannot list %ss in namespace %s to find what this task owns (forbidden): %s"
                                % (kind, namespace, error)) from None
         return found

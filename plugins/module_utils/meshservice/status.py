@@ -15,9 +15,11 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import render
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import Conflict, KubernetesAPI, NotFound, namespaced_path
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import (
+    Conflict, Forbidden, KubernetesAPI, NotFound, namespaced_path)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.spec import MESHSERVICE_API_VERSION
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.resources import KINDS, ResourceClient
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.resources import (
+    GATEWAY_API_OWNED_KINDS, KINDS, ResourceClient)
 
 FINALIZER = "meshops.io/meshservice-cleanup"
 MERGE_PATCH = "application/merge-patch+json"
@@ -68,7 +70,8 @@ def relevant_violations(violations: List[Dict[str, Any]], owned: Set[str],
     those the write-time check refused to introduce (their objects may not exist yet)."""
     def touches(violation: Dict[str, Any]) -> bool:
         parties = [violation] + list(violation.get("related") or [])
-        return any(resource(p["kind"], p["namespace"], p["name"]) in owned for p in parties)
+        return any(render.object_identity(p["kind"], p.get("api_group", ""), p["namespace"], p["name"]) in owned
+                   for p in parties)
     found = {v["id"]: v for v in violations if v["severity"] in COUNTED_SEVERITIES and touches(v)}
     found.update((v["id"], v) for v in refused)
     return sorted(found.values(), key=lambda v: v["id"])
@@ -153,9 +156,13 @@ def owned_index(api: KubernetesAPI) -> Dict[Tuple[str, str], Set[str]]:
     client = ResourceClient(api)
     index: Dict[Tuple[str, str], Set[str]] = {}
     for kind in KINDS:
-        for obj in client.owned(kind):
-            metadata = obj["metadata"]
-            index.setdefault(render.meshservice_of(obj), set()).add(resource(kind, metadata["namespace"], metadata["name"]))
+        try:
+            for obj in client.owned(kind):
+                index.setdefault(render.meshservice_of(obj), set()).add(render.identity(obj))
+        except Forbidden:
+            if kind not in GATEWAY_API_OWNED_KINDS:
+                raise
+            # An account granted only the Istio kinds (the RBAC of an earlier release): it renders none of these.
     return index
 
 

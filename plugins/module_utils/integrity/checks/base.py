@@ -45,7 +45,7 @@ class Check:
     resolution: str = ""
     # Kinds that must have been scanned for the check to mean anything (live data).
     requires: Tuple[str, ...] = field(default_factory=tuple)
-    # How to read the namespace of ``target`` ("gateway": ns/name, "host": a Service FQDN).
+    # How to read the namespace of ``target`` ("gateway" or "object": ns/name, "host": a Service FQDN).
     target_kind: str = ""
     # Istio reports no port-name or workload findings in system namespaces.
     skips_system_namespaces: bool = False

@@ -71,10 +71,11 @@ _SELECTOR_MATCHES = """NOT EXISTS (
 
 def _admits_namespace(listener: str, gateway_namespace: str, route_namespace: str) -> str:
     """SQL: the listener's allowedRoutes.namespaces admits routes of the namespace."""
-    return ("({l}.allowed_from = 'All' OR ({l}.allowed_from = 'Same' AND {g} = {r}) OR ({l}.allowed_from = 'Selector' "
-            "AND {sel}))").format(l=listener, g=gateway_namespace, r=route_namespace,
-                                  sel=_SELECTOR_MATCHES.format(listener=listener + ".id",
-                                                               label=_label_value(route_namespace, "s.key")))
+    # Without the Namespaces (a live user who may not list them) a selector's verdict is unknown: admitted.
+    template = ("({l}.allowed_from = 'All' OR ({l}.allowed_from = 'Same' AND {g} = {r}) "
+                "OR ({l}.allowed_from = 'Selector' AND (NOT :namespaces_scanned OR {sel})))")
+    selector = _SELECTOR_MATCHES.format(listener=listener + ".id", label=_label_value(route_namespace, "s.key"))
+    return template.format(l=listener, g=gateway_namespace, r=route_namespace, sel=selector)
 
 
 def _admits_kind(listener: str, kind: str) -> str:
@@ -100,6 +101,7 @@ MSH701 = Check(
     code="MSH701", severity=ERROR, kiali_code="KIA1401",
     title="Route's parent Gateway does not exist",
     reads=("HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "Gateway"), target_kind="gateway",
+    requires=("KubernetesGateway",),
     resolution="`spec.parentRefs[]` of group gateway.networking.k8s.io and kind Gateway (the defaults) name a Gateway "
                "API Gateway in `namespace` (default: the route's). An Istio Gateway of that name does not count: "
                "routes attach to Gateway API Gateways only (the hint says so). Kiali validates HTTPRoutes and "
@@ -122,6 +124,7 @@ MSH702 = Check(
     code="MSH702", severity=ERROR, kiali_code="KIA1401",
     title="Route's parent Gateway does not allow routes from its namespace or of its kind",
     reads=("HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "Gateway", "Namespace"),
+    requires=("KubernetesGateway",),
     resolution="Among the listeners the parentRef selects (by `sectionName` and `port` when given), one must admit "
                "the route: `allowedRoutes.namespaces.from` Same (the default: the Gateway's namespace), All, or "
                "Selector (matchLabels and matchExpressions against the route namespace's labels; every namespace "
@@ -133,8 +136,8 @@ MSH702 = Check(
                gw.object_id AS related_ids, 'spec.listeners' AS related_path,
                CASE WHEN """ + _KIALI_ROUTES + """ AND go.namespace <> r.namespace AND NOT EXISTS (
                         SELECT 1 FROM k8s_listener l WHERE l.gateway_id = gw.object_id
-                        AND (l.allowed_from = 'All' OR (l.allowed_from = 'Selector' AND """ + _SELECTOR_MATCHES.format(
-        listener="l.id", label=_label_value("r.namespace", "s.key")) + """)))
+                        AND (l.allowed_from = 'All' OR (l.allowed_from = 'Selector' AND (NOT :namespaces_scanned OR """
+    + _SELECTOR_MATCHES.format(listener="l.id", label=_label_value("r.namespace", "s.key")) + """))))
                     THEN NULL ELSE '' END AS kiali_code,
                CASE WHEN EXISTS (SELECT 1 FROM k8s_listener l WHERE l.gateway_id = gw.object_id
                                  AND """ + _SELECTED_LISTENER + """
@@ -159,6 +162,7 @@ MSH703 = Check(
     code="MSH703", severity=ERROR,
     title="Route's parentRef names a listener its Gateway does not have",
     reads=("HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "Gateway"),
+    requires=("KubernetesGateway",),
     resolution="A parentRef's `sectionName` must be a listener name, and its `port` a listener port (both, when both "
                "are given), of the Gateway; otherwise the route attaches nowhere on it.",
     sql="""
@@ -256,7 +260,7 @@ MSH707 = Check(
     code="MSH707", severity=ERROR, kiali_code="KIA1402",
     title="Cross-namespace reference without a ReferenceGrant that permits it",
     reads=("HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "Gateway", "ReferenceGrant"),
-    requires=("ReferenceGrant",),
+    requires=("ReferenceGrant",), target_kind="object",
     resolution="A backend, mirror or listener certificate in another namespace needs a ReferenceGrant in that "
                "namespace whose `from` has the referring kind (group gateway.networking.k8s.io) and namespace and "
                "whose `to` has the target's group and kind (and its name, when the grant names one). Kiali reports "
@@ -264,7 +268,7 @@ MSH707 = Check(
                "entries and no names; a repair adds the grant for a managed route.",
     sql="""
         SELECT b.object_id, b.path, b.namespace AS target_namespace, b.kind AS target_kind, b.name AS target_name,
-               b.from_kind,
+               b.namespace || '/' || b.name AS target, b.from_kind,
                CASE WHEN b.role = 'backend' AND b.from_kind IN ('HTTPRoute', 'GRPCRoute') AND b.grp = ''
                          AND b.kind = 'Service' AND NOT EXISTS (""" + _KIALI_GRANT + """) THEN NULL ELSE '' END
                    AS kiali_code
@@ -295,11 +299,11 @@ spec:
 MSH708 = Check(
     code="MSH708", severity=ERROR,
     title="Gateway listener certificateRef names a Secret that does not exist",
-    reads=("Gateway", "Secret"), requires=("Secret",),
+    reads=("Gateway", "Secret"), requires=("Secret",), target_kind="object",
     resolution="`spec.listeners[].tls.certificateRefs[]` of kind Secret (the default) name a Secret in `namespace` "
                "(default: the Gateway's); without it the listener serves no TLS.",
     sql="""
-        SELECT c.object_id, c.path, c.namespace || '/' || c.name AS secret
+        SELECT c.object_id, c.path, c.namespace || '/' || c.name AS secret, c.namespace || '/' || c.name AS target
         FROM k8s_reference c
         WHERE c.role = 'certificate' AND c.grp = '' AND c.kind = 'Secret'
           AND NOT EXISTS (SELECT 1 FROM secret s WHERE s.namespace = c.namespace AND s.name = c.name)""",
@@ -407,9 +411,9 @@ MSH713 = Check(
     sql="""
         SELECT f.grant_id AS object_id, 'spec.from[' || f.idx || '].namespace' AS path, f.namespace
         FROM reference_grant_from f
-        WHERE NOT EXISTS (SELECT 1 FROM namespace_info n WHERE n.name = f.namespace)
-          AND NOT EXISTS (SELECT 1 FROM object o WHERE o.namespace = f.namespace)
-          AND NOT EXISTS (SELECT 1 FROM secret s WHERE s.namespace = f.namespace)""",
+        WHERE f.namespace NOT IN (SELECT name FROM namespace_info)
+          AND f.namespace NOT IN (SELECT namespace FROM object)  -- uncorrelated: one pass, then a lookup
+          AND f.namespace NOT IN (SELECT namespace FROM secret)""",
     message="{path} '{namespace}' is not a namespace of the sources",
     examples=("""---
 apiVersion: gateway.networking.k8s.io/v1beta1
@@ -434,6 +438,7 @@ MSH714 = Check(
     code="MSH714", severity=ERROR,
     title="No listener of the parent Gateway accepts any hostname of the route",
     reads=("HTTPRoute", "GRPCRoute", "TLSRoute", "Gateway"),
+    requires=("KubernetesGateway",),
     resolution="A route with `hostnames` attaches to a listener only if a hostname intersects the listener's (equal, "
                "or a `*.` wildcard on either side covering the other; a listener without hostname accepts all). "
                "Only the listeners the parentRef selects count.",
@@ -456,33 +461,39 @@ MSH714 = Check(
               _SERVICE + _gateway(listeners="[{name: http, port: 80, protocol: HTTP, hostname: '*.example.com'}]")
               + _route(hostnames="[b.example.com]")))
 
-# Host claims of Gateway API routes and VirtualServices, per gateway ('mesh' for sidecars): a route claims its
-# hostnames on a Gateway (every listener hostname when it has none), a mesh route its parent Service's host; a
-# VirtualService its hosts where it binds, Istio's generated Gateway read as the Gateway API Gateway it stands for.
-_CLAIMS = """
+# Host claims of Gateway API routes, per gateway: a route claims its hostnames on a Gateway (every listener
+# hostname when it has none), a mesh route its parent Service's host for sidecars. A VirtualService claims its
+# hosts where it binds (vs_binding): on 'mesh', or on the Gateway Istio generates from a Gateway API Gateway, whose
+# name starts with the Gateway's: [lo, hi] is the range of VirtualService gateway keys that stand for the route's.
+_ROUTE_CLAIMS = """
     WITH claim AS (
-        SELECT r.object_id, 'spec.hostnames[' || h.idx || ']' AS path, p.gateway_key AS gateway, h.hostname AS host,
-               'route' AS side
+        SELECT r.object_id, 'spec.hostnames[' || h.idx || ']' AS path, p.gateway_key AS gateway, h.hostname AS host
         FROM k8s_route r JOIN k8s_parent_ref p ON p.route_id = r.object_id
         JOIN k8s_route_hostname h ON h.route_id = r.object_id
         WHERE p.gateway_key IS NOT NULL
         UNION ALL
-        SELECT r.object_id, 'spec.parentRefs[' || p.idx || ']', p.gateway_key, coalesce(l.hostname, '*'), 'route'
+        SELECT r.object_id, 'spec.parentRefs[' || p.idx || ']', p.gateway_key, coalesce(l.hostname, '*')
         FROM k8s_route r JOIN k8s_parent_ref p ON p.route_id = r.object_id
         JOIN k8s_listener l ON l.gateway_key = p.gateway_key
         WHERE NOT EXISTS (SELECT 1 FROM k8s_route_hostname h WHERE h.route_id = r.object_id)
         UNION ALL
-        SELECT r.object_id, 'spec.parentRefs[' || p.idx || ']', 'mesh', p.name || '.' || p.namespace || '.svc.' || :domain,
-               'route'
-        FROM k8s_route r JOIN k8s_parent_ref p ON p.route_id = r.object_id
-        WHERE p.grp = '' AND p.kind = 'Service'
-        UNION ALL
-        SELECT b.vs_id, 'spec.hosts[' || b.host_idx || ']',
-               CASE WHEN instr(b.gateway, '""" + INTERNAL_GATEWAY_MARK + """') > 0
-                    THEN substr(b.gateway, 1, instr(b.gateway, '""" + INTERNAL_GATEWAY_MARK + """') - 1)
-                    WHEN b.gateway = 'mesh' THEN 'mesh' ELSE 'istio:' || b.gateway END,
-               b.host, 'vs'
-        FROM vs_binding b)"""
+        SELECT p.route_id, 'spec.parentRefs[' || p.idx || ']', 'mesh', p.service_host
+        FROM k8s_parent_ref p WHERE p.service_host IS NOT NULL),
+    route_claim AS (
+        SELECT object_id, path, host,
+               CASE WHEN gateway = 'mesh' THEN 'mesh' ELSE gateway || '""" + INTERNAL_GATEWAY_MARK + """' END AS lo,
+               CASE WHEN gateway = 'mesh' THEN 'mesh' ELSE gateway || '""" + INTERNAL_GATEWAY_MARK + """~' END AS hi,
+               CASE WHEN gateway = 'mesh' THEN 'in the mesh' ELSE 'on gateway ' || gateway END AS place
+        FROM claim),
+    pair AS (  -- the VirtualService host equals the route's or is a wildcard covering it, or the other way round
+        SELECT c.object_id AS route_id, c.path AS route_path, c.host AS route_host, c.place,
+               b.vs_id, 'spec.hosts[' || b.host_idx || ']' AS vs_path, b.host AS vs_host
+        FROM route_claim c JOIN host_key k ON k.host = c.host
+        JOIN vs_binding b ON b.gateway BETWEEN c.lo AND c.hi AND b.host = k.key
+        UNION
+        SELECT c.object_id, c.path, c.host, c.place, b.vs_id, 'spec.hosts[' || b.host_idx || ']', b.host
+        FROM route_claim c JOIN host_key k ON k.key = c.host
+        JOIN vs_binding b ON b.gateway BETWEEN c.lo AND c.hi AND b.host = k.host)"""
 
 MSH715 = Check(
     code="MSH715", severity=WARNING,
@@ -490,18 +501,17 @@ MSH715 = Check(
     reads=("HTTPRoute", "GRPCRoute", "TLSRoute", "VirtualService", "Gateway"),
     resolution="Istio turns routes into VirtualServices and merges them with the users' in an order it does not "
                "promise. A mesh (GAMMA) route claims its parent Service's host for sidecars, as a VirtualService "
-               "bound to `mesh` with that host does; a route on a Gateway claims its hostnames there, as a "
-               "VirtualService bound to Istio's Gateway generated from it (`<name>-istio-autogenerated-k8s-gateway`) "
-               "does. Hostnames compare as Gateway API hostnames (wildcards either way). Every party is reported, "
-               "naming the others.",
-    sql=_CLAIMS + """
-        SELECT a.object_id, a.path, a.host, CASE WHEN a.gateway = 'mesh' THEN 'in the mesh'
-                                                 ELSE 'on gateway ' || a.gateway END AS place,
-               group_concat(DISTINCT b.object_id) AS related_ids
-        FROM claim a
-        JOIN claim b ON b.gateway = a.gateway AND b.side <> a.side AND """ + _hostnames_intersect("a.host", "b.host")
-    + """
-        GROUP BY a.object_id, a.path""",
+               "bound to `mesh` with that host does; a route on a Gateway claims its hostnames there (every "
+               "listener hostname without any), as a VirtualService bound to Istio's Gateway generated from it "
+               "(`<name>-istio-autogenerated-k8s-gateway...`) does. Hosts compare with wildcards either way. Every "
+               "party is reported, naming the others.",
+    sql=_ROUTE_CLAIMS + """
+        SELECT route_id AS object_id, route_path AS path, route_host AS host, place,
+               group_concat(DISTINCT vs_id) AS related_ids
+        FROM pair GROUP BY route_id, route_path
+        UNION ALL
+        SELECT vs_id, vs_path, vs_host, place, group_concat(DISTINCT route_id)
+        FROM pair GROUP BY vs_id, vs_path""",
     message="{path} '{host}' is claimed {place} by both a Gateway API route and a VirtualService",
     examples=(_SERVICE + _route(parent="{group: '', kind: Service, name: reviews}", hostnames="[]") + """---
 kind: VirtualService

@@ -15,7 +15,8 @@ import yaml
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks, repair
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.engine import analyze
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MeshModel
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import IntegrityRequest, run_integrity
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import (
+    FILES_DESCRIBE_ALL, IntegrityRequest, run_integrity)
 
 
 def run(text: str, assume_defaults: bool = True, **options):
@@ -24,6 +25,7 @@ def run(text: str, assume_defaults: bool = True, **options):
     for index, document in enumerate(yaml.safe_load_all(text)):
         if document:
             model.add(document, "test#%d" % index)
+    model.mark_scanned(FILES_DESCRIBE_ALL)
     if assume_defaults:
         model.assume_istio_defaults()
     return analyze(model, **options)

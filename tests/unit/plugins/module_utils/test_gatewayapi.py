@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.engine import analyze
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MeshModel
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import KUBERNETES_GATEWAY, MeshModel
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import (
     IntegrityRequest, run_integrity)
 
@@ -314,6 +314,7 @@ def test_older_api_versions_load_like_v1():
     model = MeshModel()
     model.add(route(kind="TCPRoute", version="v1alpha2", parents=[{"name": "nope"}]), "t#1")
     model.add(dict(route(version="v1beta1", parents=[{"name": "nope"}]), kind="HTTPRoute"), "t#2")
+    model.mark_scanned([KUBERNETES_GATEWAY])
     result = analyze(model)
     assert sorted((v["kind"], v["code"]) for v in result["violations"]) == [
         ("HTTPRoute", "MSH701"), ("HTTPRoute", "MSH704"), ("TCPRoute", "MSH701"), ("TCPRoute", "MSH704")]
@@ -342,3 +343,19 @@ def test_routes_are_drawn_between_their_gateway_and_their_services():
     nodes = {n["id"]: n for n in graph["nodes"]}
     assert nodes["Gateway.gateway.networking.k8s.io/default/gw"]["kind"] == "Gateway"
     assert nodes["HTTPRoute/default/lost"]["severity"] == "error"
+
+
+def test_what_a_partial_live_read_cannot_verify_is_not_reported():
+    selector = {"namespaces": {"from": "Selector", "selector": {"matchLabels": {"team": "shop"}}}}
+    objects = [service(namespace="team"), route(namespace="team", parents=[{"name": "gw", "namespace": "infra"}],
+                                                backends=[{"name": "db", "namespace": "data", "port": 80}]),
+               gateway(namespace="infra", listeners=[{"name": "http", "port": 80, "protocol": "HTTP",
+                                                      "allowedRoutes": selector}])]
+    model = MeshModel()
+    for index, obj in enumerate(objects):
+        model.add(obj, "live#%d" % index)
+    model.mark_scanned(["ReferenceGrant"])  # but not Namespaces: their labels are unknown
+    result = analyze(model, scanned_namespaces=["team", "infra"])
+    # The selector's verdict and the grant of an unread namespace are unknown: neither is a finding.
+    assert not result["violations"], [v["message"] for v in result["violations"]]
+    assert result["summary"]["unverifiable_references"] == 2  # the backend Service and its grant in "data"
