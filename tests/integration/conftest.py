@@ -26,10 +26,11 @@ sys.path.insert(0, str(REPO / "tools" / "controlplane"))
 import localcluster  # noqa: E402  pylint: disable=wrong-import-position
 
 
-def start_plane(install_crds: bool = True, priority_and_fairness: bool = False) -> localcluster.LocalControlPlane:
+def start_plane(install_crds: bool = True, priority_and_fairness: bool = False,
+                gateway_api: bool = True) -> localcluster.LocalControlPlane:
     try:
         return localcluster.LocalControlPlane(localcluster.build_binaries(), priority_and_fairness=priority_and_fairness
-                                              ).start(install_crds=install_crds)
+                                              ).start(install_crds=install_crds, gateway_api=gateway_api)
     except localcluster.ControlPlaneError as error:
         pytest.fail("the local control plane could not start: %s" % error, pytrace=False)
 

@@ -191,7 +191,7 @@ class LocalControlPlane:
         self.restricted_kubeconfig = self.dir / "restricted.kubeconfig"
 
     # -- lifecycle -------------------------------------------------------------
-    def start(self, install_crds: bool = True) -> "LocalControlPlane":
+    def start(self, install_crds: bool = True, gateway_api: bool = True) -> "LocalControlPlane":
         started = time.monotonic()
         try:
             self._certificates()
@@ -200,7 +200,7 @@ class LocalControlPlane:
             self._write_kubeconfigs()
             self._start_controller_manager()
             if install_crds:
-                self.install_crds(crd_bundle(), *gateway_api_crds())
+                self.install_crds(crd_bundle(), *(gateway_api_crds() if gateway_api else []))
         except BaseException:
             self.stop()
             raise

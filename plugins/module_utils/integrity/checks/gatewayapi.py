@@ -404,7 +404,7 @@ MSH712 = Check(
 MSH713 = Check(
     code="MSH713", severity=ERROR, kiali_code="KIA1601",
     title="ReferenceGrant permits references from a namespace that does not exist",
-    reads=("ReferenceGrant", "Namespace"),
+    reads=("ReferenceGrant", "Namespace"), requires=("Namespace",),
     resolution="`spec.from[].namespace` must be a namespace of the sources: a Namespace object, or one any object "
                "is in. A grant for a namespace that does not exist is either a typo or waits for a namespace "
                "someone may create later.",
