@@ -332,7 +332,7 @@ class LocalControlPlane:
         return result
 
     def install_crds(self, *bundles: Path) -> None:
-        log("installing CRDs from %s" % ", ".join(str(bundle) for bundle in bundles))
+        log("installing %d CRD file(s) from %s" % (len(bundles), ", ".join(sorted({str(b.parent) for b in bundles}))))
         # create, not apply: the bundle's CRDs exceed the last-applied annotation size limit.
         self.kubectl("create", *[argument for bundle in bundles for argument in ("-f", str(bundle))])
         self._wait_established(120)

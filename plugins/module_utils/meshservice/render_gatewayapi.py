@@ -115,12 +115,11 @@ def _backend(params: Dict[str, Any], target: Dict[str, Any], port: Optional[int]
 
 
 def service_of_host(host: str, namespace: str) -> Tuple[Optional[str], Optional[str]]:
-    """(name, namespace) of a Service host: short, ``name.namespace`` or the FQDN; (None, None) otherwise."""
+    """(name, namespace) of a Service host, short or the FQDN; (None, None) otherwise: a dotted host is literal, as
+    Istio reads it (``reviews.default`` is not the Service), and becomes an Istio Hostname backend."""
     labels = host.split(".")
     if len(labels) == 1:
         return host, namespace
-    if len(labels) == 2:
-        return labels[0], labels[1]
     if len(labels) > 3 and labels[2] == "svc" and ".".join(labels[3:]) == DEFAULT_DOMAIN:
         return labels[0], labels[1]
     return None, None

@@ -366,6 +366,15 @@ def _gateway_api_route_problems(route: Dict[str, Any], path: str) -> List[str]:
     problems = []
     if route.get("fault"):
         problems.append("%s.fault: fault injection has no Gateway API equivalent; use api: istio" % path)
+    targets = [("%s.destinations[%d]" % (path, index), target) for index, target in enumerate(route.get("destinations") or [])]
+    targets += [("%s.mirror" % path, route["mirror"])] if route.get("mirror") else []
+    for where, target in targets:
+        if target.get("host") and target.get("subset"):
+            problems.append("%s.subset: the Gateway API routes to Services, not to subsets of another host; name "
+                            "that subset's Service as the host" % where)
+        if target.get("host") and not target.get("port"):
+            problems.append("%s.port: a Gateway API backend names its port; give the port of %s"
+                            % (where, target["host"]))
     for index, match in enumerate(route.get("match") or []):
         where = "%s.match[%d]" % (path, index)
         if match.get("source_labels"):
