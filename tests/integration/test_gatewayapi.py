@@ -165,6 +165,18 @@ metadata: {name: to-nothing, namespace: broken}
 spec:
   parentRefs: [{kind: Service, group: "", name: web}]
   rules: [{backendRefs: [{name: no-such-service, port: 80}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-gateway-istio-0, namespace: broken, labels: {gateway.networking.k8s.io/gateway-name: web-gateway}}
+spec: {containers: [{name: istio-proxy, image: proxyv2}]}
+---
+apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: {name: ineffective, namespace: broken}
+spec:
+  selector: {matchLabels: {gateway.networking.k8s.io/gateway-name: web-gateway}}
+  url: oci://registry.example.com/filters/auth:1
 """
 
 
@@ -180,7 +192,10 @@ def test_routes_to_a_missing_gateway_or_backend_are_found_live_and_from_files(pl
         return sorted((v["code"], v["kind"], v["name"], v["path"], v["kiali_code"]) for v in facts["violations"])
 
     expected = [("MSH701", "HTTPRoute", "to-nowhere", "spec.parentRefs[0]", "KIA1401"),
-                ("MSH704", "HTTPRoute", "to-nothing", "spec.rules[0].backendRefs[0]", "KIA1402")]
+                ("MSH704", "HTTPRoute", "to-nothing", "spec.rules[0].backendRefs[0]", "KIA1402"),
+                ("MSH716", "WasmPlugin", "ineffective", "spec.selector", "")]
     assert findings(live.facts) == findings(files.facts) == expected
+    assert [v["istio_code"] for v in live.facts["violations"] if v["code"] == "MSH716"] == ["IST0166"]
     assert live.facts["summary"]["scanned"]["HTTPRoute"] == 2  # the namespace asked for only
     assert live.facts["summary"]["checks_skipped"] == {}
+    assert not [note for note in live.facts["summary"]["notes"] if "not read" in note], live.facts["summary"]["notes"]

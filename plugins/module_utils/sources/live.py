@@ -52,12 +52,18 @@ LIVE_KINDS: Dict[str, Tuple[str, str, str]] = {
     "ReferenceGrant": (GATEWAY_API, "referencegrants", JSON),
     "PeerAuthentication": ("/apis/security.istio.io/v1", "peerauthentications", JSON),
 }
-LIVE_KINDS.update((kind, ("/apis/%s/v1" % group, kind.lower() + "s", JSON))
+# Istio's policies read for their selectors: (version every supported Istio serves, plural); WasmPlugin has no v1.
+POLICY_RESOURCES = {"AuthorizationPolicy": ("v1", "authorizationpolicies"),
+                    "RequestAuthentication": ("v1", "requestauthentications"),
+                    "Telemetry": ("v1", "telemetries"), "WasmPlugin": ("v1alpha1", "wasmplugins")}
+LIVE_KINDS.update((kind, ("/apis/%s/%s" % (group, POLICY_RESOURCES[kind][0]), POLICY_RESOURCES[kind][1], JSON))
                   for kind, group in TARGETABLE_POLICY_KINDS.items())
 # Kinds that help resolve references but whose absence leaves no check blind: a user who may not list
 # Namespaces or GatewayClasses (cluster-scoped), or a cluster without Istio's security APIs, is read without them.
 OPTIONAL_KINDS = {"Namespace": "namespaces", "PeerAuthentication": "PeerAuthentications",
-                  "GatewayClass": "Gateway API GatewayClasses", **{kind: kind + "s" for kind in TARGETABLE_POLICY_KINDS}}
+                  "GatewayClass": "Gateway API GatewayClasses", "AuthorizationPolicy": "AuthorizationPolicies",
+                  "RequestAuthentication": "RequestAuthentications", "Telemetry": "Telemetries",
+                  "WasmPlugin": "WasmPlugins"}
 
 
 def istio_base(api: KubernetesAPI) -> str:
