@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterable, List, Set, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.gatewayapi_model import ROUTE_KINDS
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
-    DISPLAY_KINDS, GATEWAY_API_GROUP, KUBERNETES_GATEWAY, WORKLOAD_KINDS, MeshModel)
+    DISPLAY_KINDS, GATEWAY_API_GROUP, KUBERNETES_GATEWAY, WORKLOAD_KINDS, MeshModel, object_identity)
 
 GRAPH_KINDS = ("Gateway", KUBERNETES_GATEWAY, "VirtualService", "Service", "ServiceEntry",
                "DestinationRule") + ROUTE_KINDS + WORKLOAD_KINDS
@@ -74,10 +74,8 @@ SELECT s.object_id, s.workload_id FROM selection s JOIN object o ON o.id = s.obj
 
 
 def node_id(kind: str, namespace: str, name: str, group: str = "") -> str:
-    """A node's id: the object's kind/namespace/name, the Gateway API Gateway told from Istio's by its group."""
-    if kind == KUBERNETES_GATEWAY or (kind == "Gateway" and group == GATEWAY_API_GROUP):
-        kind = "Gateway." + GATEWAY_API_GROUP
-    return "%s/%s/%s" % (kind, namespace, name)
+    """A node's id: the object's identity, the Gateway API Gateway told from Istio's by its group."""
+    return object_identity(kind, group, namespace, name)
 
 
 def _model_kind(party: Dict[str, Any]) -> str:

@@ -401,6 +401,14 @@ def api_group(kind: str) -> str:
     return "apps" if kind in WORKLOAD_TEMPLATE_KINDS and kind != "Job" else ("batch" if kind == "Job" else "")
 
 
+def object_identity(kind: str, group: str, namespace: str, name: str) -> str:
+    """``kind/namespace/name``; kubectl's ``kind.group`` for the Gateway API Gateway, which shares Istio's kind
+    (``kind`` may also be the model's ``KubernetesGateway``)."""
+    if kind == KUBERNETES_GATEWAY or (kind == "Gateway" and group == GATEWAY_API_GROUP):
+        kind = "Gateway." + GATEWAY_API_GROUP
+    return "%s/%s/%s" % (kind, namespace, name)
+
+
 def _injection(value: Optional[str]) -> Optional[int]:
     """1/0 for an explicit sidecar injection choice, None when the object leaves it to its namespace."""
     if value is None:

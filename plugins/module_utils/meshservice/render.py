@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.spec import OWNER, camel
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
-    GATEWAY_API_GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE)
+    MANAGED_BY_LABEL, MANAGED_BY_VALUE, object_identity)
 
 MESHSERVICE_LABEL = "meshops.io/meshservice"
 MESHSERVICE_NAMESPACE_LABEL = "meshops.io/meshservice-namespace"
@@ -279,13 +279,6 @@ def render(params: Dict[str, Any]) -> List[Dict[str, Any]]:
     for index, egress in enumerate(params["egress"]):
         objects += render_egress(params, index, egress)
     return objects
-
-
-def object_identity(kind: str, group: str, namespace: str, name: str) -> str:
-    """``kind/namespace/name``; kubectl's ``kind.group`` for the Gateway API Gateway, which shares Istio's kind."""
-    if kind == "Gateway" and group == GATEWAY_API_GROUP:
-        kind = "Gateway." + GATEWAY_API_GROUP
-    return "%s/%s/%s" % (kind, namespace, name)
 
 
 def identity(obj: Dict[str, Any]) -> str:
