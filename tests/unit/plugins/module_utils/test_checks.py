@@ -67,7 +67,7 @@ def test_every_check_is_documented_and_has_a_repair_answer():
 
 @pytest.mark.parametrize("code, istio, kiali", [
     ("MSH101", "IST0101", "KIA1102"), ("MSH106", "IST0174", "KIA0202"), ("MSH201", "IST0145", "KIA0301"),
-    ("MSH202", "IST0109", "KIA1106"), ("MSH204", "IST0177", ""), ("MSH402", "IST0173", "KIA0203"),
+    ("MSH202", "IST0109", "KIA1106"), ("MSH204", "IST0177", "KIA1211"), ("MSH402", "IST0173", "KIA0203"),
     ("MSH502", "IST0118", "KIA0601"), ("MSH504", "IST0150", "KIA0601"), ("MSH209", "IST0116", ""),
 ])
 def test_equivalent_codes_follow_the_catalogue(code, istio, kiali):
