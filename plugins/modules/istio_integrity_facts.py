@@ -192,6 +192,10 @@ notes:
   - Objects are told apart by API group as well as kind; a Kubernetes Gateway API C(Gateway) is never an Istio
     Gateway (findings on it have C(kind=Gateway) and C(api_group=gateway.networking.k8s.io)).
   - A cluster without the Gateway API is read without it (C(summary.notes) says so).
+  - The mesh configuration (C(enableAutoMtls), C(rootNamespace)) comes from the C(mesh) key of the C(istio)
+    ConfigMap in O(istio_namespace) (read live, or among the files), or from a MeshConfig document in the files
+    (MeshConfig fields without C(kind), as C(istioctl analyze --meshConfigFile) reads them); Istio's defaults
+    otherwise. C(summary.mesh_config) says which was used.
 """
 
 EXAMPLES = r"""

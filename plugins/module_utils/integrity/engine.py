@@ -49,7 +49,11 @@ class Analysis:
                  istio_namespace: str = DEFAULT_ISTIO_NAMESPACE,
                  suppress: Sequence[triage.SuppressionRule] = ()) -> None:
         self.model = model.finish()
-        self.parameters = {"domain": model.domain, "root_namespace": istio_namespace,
+        mesh = model.mesh(istio_namespace)
+        self.mesh_config = {"source": mesh.source, "enable_auto_mtls": mesh.enable_auto_mtls,
+                            "root_namespace": mesh.root_namespace or istio_namespace}
+        self.parameters = {"domain": model.domain, "root_namespace": self.mesh_config["root_namespace"],
+                           "auto_mtls": int(mesh.enable_auto_mtls),
                            "namespaces_scanned": int("Namespace" in model.scanned)}
         self.checks = checks
         self.scanned_namespaces = None if scanned_namespaces is None else set(scanned_namespaces)
@@ -184,6 +188,7 @@ def summarize(analysis: Analysis, incomplete_reasons: Sequence[str], skipped_doc
         "checks_run": analysis.checks_run,
         "checks_skipped": analysis.checks_skipped,
         "unverifiable_references": analysis.unverifiable,
+        "mesh_config": analysis.mesh_config,
     }
 
 

@@ -31,7 +31,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import documents as doc
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import (
-    certificates, gatewayapi_model, hosts, re2)
+    certificates, gatewayapi_model, hosts, mesh_config, re2)
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 # Codes a user silenced on an object: Istio's annotation for IST codes, ours for our codes ('*': all).
@@ -430,6 +430,8 @@ class MeshModel:
         self.db.executescript(SCHEMA)
         self.db.execute("BEGIN")
         self.scanned: Dict[str, int] = {}
+        # Mesh configurations by the namespace of their ConfigMap ('' for a MeshConfig document).
+        self.mesh_configs: Dict[str, mesh_config.MeshConfig] = {}
         self._rows: Dict[str, List[Tuple[Any, ...]]] = {}
         self._identities: Dict[Tuple[str, str, str], str] = {}
         self._hosts: set = set()
@@ -451,6 +453,8 @@ class MeshModel:
         Raises ``InvalidDocument`` (a field has the wrong type or is missing)
         or ``DuplicateObject``; the model is unchanged in both cases.
         """
+        if mesh_config.is_mesh_config_map(obj):
+            return self._add_mesh_config_map(obj, source)
         kind = modelled_kind(obj)
         if kind is None:
             return None
@@ -481,6 +485,25 @@ class MeshModel:
             if suppressions:
                 self._rows.setdefault("suppression", []).extend(suppressions)
         return kind
+
+    def _add_mesh_config_map(self, obj: Dict[str, Any], source: str) -> str:
+        namespace = doc.text(doc.mapping(obj, "metadata", ""), "namespace", "metadata") or self.default_namespace
+        try:
+            self.mesh_configs[namespace] = mesh_config.from_config_map(obj, source)
+        except mesh_config.MeshConfigError as error:
+            raise doc.InvalidDocument("data", str(error)) from None
+        return "ConfigMap"
+
+    def add_mesh_config(self, fields: Dict[str, Any], source: str) -> None:
+        """A MeshConfig document (kind-less MeshConfig fields); raises ``InvalidDocument`` for a bad field."""
+        try:
+            self.mesh_configs[""] = mesh_config.from_fields(fields, source)
+        except mesh_config.MeshConfigError as error:
+            raise doc.InvalidDocument("MeshConfig", str(error)) from None
+
+    def mesh(self, istio_namespace: str) -> mesh_config.MeshConfig:
+        """The mesh configuration in force: a MeshConfig document, else Istio's ConfigMap, else Istio's defaults."""
+        return self.mesh_configs.get("") or self.mesh_configs.get(istio_namespace) or mesh_config.MeshConfig()
 
     def hide(self, kind: str, namespace: str, name: str) -> None:
         """Treat the object as gone (about to be deleted): later copies of it are overridden."""

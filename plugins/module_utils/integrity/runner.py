@@ -236,6 +236,7 @@ def _scan_cluster(request: IntegrityRequest, model: MeshModel, report: sources.L
         api = client.KubernetesAPI(request.connection)
         scan = live.LiveScan(api, model, report, request.page_size, request.namespaces or None, request.mesh_wide_kinds)
         scan.run(live_kinds(codes))
+        scan.read_mesh_config(request.istio_namespace)
     except client.ClusterError as error:
         raise RunError(str(error)) from None
     return scan.scanned_namespaces, scan.incomplete, scan.notes

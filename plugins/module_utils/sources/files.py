@@ -15,6 +15,7 @@ import os
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.documents import InvalidDocument
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import mesh_config
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import DuplicateObject, MeshModel
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import parallel
@@ -118,6 +119,12 @@ def load_object(model: MeshModel, report: LoadReport, obj: Any, source: str, doc
     if place is not None:
         report.places[source] = place
     if not isinstance(kind, str) or not kind:
+        if mesh_config.is_mesh_config_document(obj):
+            try:
+                model.add_mesh_config(obj, source)
+            except InvalidDocument as error:
+                report.skip(source, str(error), document)
+            return
         report.skip(source, "document has no kind", document)
         return
     try:

@@ -17,6 +17,8 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client
     JSON, METADATA_ONLY, ClusterError, Forbidden, KubernetesAPI, NotFound, namespaced_path)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.gatewayapi_model import (
     TARGETABLE_POLICY_KINDS)
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.mesh_config import (
+    CONFIG_MAP_NAME as MESH_CONFIG_MAP)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
     DISPLAY_KINDS, GATEWAY_API_GROUP, KUBERNETES_GATEWAY, MeshModel)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.files import LoadReport, load_object
@@ -204,6 +206,24 @@ class LiveScan:
         except NotFound:
             raise ClusterError("%s are not served by the cluster at %s (GET %s returned 404): is the CRD installed?"
                                % (kind + "s", self.api.host, path)) from None
+
+    def read_mesh_config(self, istio_namespace: str) -> None:
+        """Istio's mesh configuration, the ``istio`` ConfigMap of its namespace (unless the files gave one)."""
+        if istio_namespace in self.model.mesh_configs or "" in self.model.mesh_configs:
+            return
+        path = "%s/%s" % (namespaced_path(CORE, istio_namespace, "configmaps"), MESH_CONFIG_MAP)
+        try:
+            config_map = self.api.request("GET", path)
+        except NotFound:
+            self.notes.append("no ConfigMap %s/%s: Istio's default mesh configuration assumed"
+                              % (istio_namespace, MESH_CONFIG_MAP))
+            return
+        except Forbidden as error:
+            self.notes.append("the mesh configuration (ConfigMap %s/%s) not read (%s): Istio's defaults assumed"
+                              % (istio_namespace, MESH_CONFIG_MAP, error))
+            return
+        config_map.update(kind="ConfigMap", apiVersion="v1")
+        load_object(self.model, self.report, config_map, "cluster", None)
 
     def _target_namespaces(self) -> List[str]:
         if self.requested is not None:

@@ -195,20 +195,24 @@ spec:
 """))
 
 # Mesh-wide and namespace-wide DestinationRules, as Kiali recognises them by host.
-_MESH_WIDE = "r.host IN ('*.local', '*.' || :domain)"
+_MESH_WIDE = "r.host = '*.local'"
 _NAMESPACE_WIDE = "r.host = '*.' || o.namespace || '.svc.' || :domain"
+# PeerAuthentications without selector: the mesh's (in the root namespace) and the DestinationRule's namespace's.
 _MESH_PA = ("EXISTS (SELECT 1 FROM peer_authentication pa WHERE pa.namespace = :root_namespace AND pa.selects = 0"
             " AND pa.mode IN (%s))")
 _NAMESPACE_PA = ("EXISTS (SELECT 1 FROM peer_authentication pa WHERE pa.namespace = o.namespace AND pa.selects = 0"
                  " AND pa.mode IN (%s))")
 _ENABLING = "'STRICT', 'PERMISSIVE'"
 _MTLS_SQL = """
-        SELECT t.dr_id AS object_id, t.path || '.mode' AS path, t.mode, r.raw_host
+        SELECT t.dr_id AS object_id, t.path || '.mode' AS path, t.mode, r.raw_host%s
         FROM dr_tls t JOIN destination_rule r ON r.object_id = t.dr_id JOIN object o ON o.id = r.object_id
         WHERE t.port IS NULL AND """
-_MTLS_RESOLUTION = ("Kiali's reading: a mesh-wide DestinationRule has host `*.local` or `*.<domain>`, a namespace-wide "
-                    "one `*.<its namespace>.svc.<domain>`; a mesh-wide PeerAuthentication is one without selector "
-                    "in the root namespace (`istio_namespace`), a namespace-wide one has no selector. ")
+_MTLS_RESOLUTION = ("Kiali's reading: a mesh-wide DestinationRule has host `*.local`, a namespace-wide one "
+                    "`*.<its namespace>.svc.<domain>`, and only their `trafficPolicy.tls.mode` counts; a mesh-wide "
+                    "PeerAuthentication is one without selector in the root namespace (MeshConfig `rootNamespace`, "
+                    "else `istio_namespace`), a namespace-wide one has no selector; workload PeerAuthentications "
+                    "and port-level modes do not take part. A PeerAuthentication without `mtls.mode` (UNSET) "
+                    "neither enables nor disables. ")
 
 
 def _mtls_examples(rule_host: str, rule_mode: str, policies: str, fixed: str) -> tuple:
@@ -231,20 +235,27 @@ spec: {mtls: {mode: %s}}
 
 MSH605 = Check(
     code="MSH605", severity=WARNING, kiali_code="KIA0204",
-    title="DestinationRule traffic policy without TLS overrides mesh- or namespace-wide mTLS",
+    title="DestinationRule without TLS settings overrides mesh- or namespace-wide mTLS",
     reads=("DestinationRule",),
-    resolution=(_MTLS_RESOLUTION + "A rule with a traffic policy but no TLS settings, whose host a wildcard "
-                "rule enabling ISTIO_MUTUAL covers: its policy replaces that rule's, and with it mutual TLS."),
+    resolution=(_MTLS_RESOLUTION + "A DestinationRule with no TLS settings at all (no `trafficPolicy`, or one "
+                "without `tls` at the top or any port), while another DestinationRule enables ISTIO_MUTUAL for "
+                "it: the mesh-wide `*.local` rule (Kiali applies it to every host), the namespace-wide rule of "
+                "the host's namespace (`*.<ns>.svc.<domain>`, in any namespace), or another rule for the same "
+                "host. The most specific rule wins, so its missing TLS replaces theirs. Every enabling rule is "
+                "named."),
     sql="""
-        SELECT r.object_id, 'spec.trafficPolicy' AS path, group_concat(DISTINCT m.object_id) AS related_ids
-        FROM destination_rule r
-        JOIN host_key k ON k.host = r.host
-        JOIN destination_rule m ON m.host = k.key AND m.object_id <> r.object_id AND substr(m.host, 1, 1) = '*'
+        WITH subject AS (
+            SELECT r.object_id, r.host, substr(r.host, instr(r.host, '.') + 1) AS parent
+            FROM destination_rule r
+            WHERE NOT EXISTS (SELECT 1 FROM dr_tls t WHERE t.dr_id = r.object_id))
+        SELECT s.object_id, 'spec.trafficPolicy' AS path, group_concat(DISTINCT m.object_id) AS related_ids
+        FROM subject s
+        JOIN destination_rule m ON m.object_id <> s.object_id
+             AND m.host IN ('*.local', s.host,
+                            CASE WHEN s.parent LIKE '%.svc.' || :domain THEN '*.' || s.parent END)
         JOIN dr_tls mt ON mt.dr_id = m.object_id AND mt.port IS NULL AND mt.mode = 'ISTIO_MUTUAL'
-        WHERE r.has_policy = 1 AND substr(r.host, 1, 1) <> '*'
-          AND NOT EXISTS (SELECT 1 FROM dr_tls t WHERE t.dr_id = r.object_id)
-        GROUP BY r.object_id""",
-    message="{path} sets no TLS: it overrides the mutual TLS a wider DestinationRule enables for this host",
+        GROUP BY s.object_id""",
+    message="{path} sets no TLS: it overrides the mutual TLS another DestinationRule enables for this host",
     examples=("""
 kind: DestinationRule
 metadata: {name: mesh-mtls, namespace: istio-system}
@@ -265,17 +276,18 @@ spec: {host: reviews, trafficPolicy: {connectionPool: {tcp: {maxConnections: 10}
 
 
 def _mtls_check(code: str, kiali_code: str, title: str, rule: str, condition: str, message: str,
-                examples: tuple) -> Check:
+                examples: tuple, columns: str = "") -> Check:
     """A check of a mesh- or namespace-wide DestinationRule's TLS mode against the PeerAuthentications."""
     return Check(code=code, severity=ERROR, kiali_code=kiali_code, title=title,
                  reads=("DestinationRule", "PeerAuthentication"), requires=("PeerAuthentication",),
-                 resolution=_MTLS_RESOLUTION + rule, sql=_MTLS_SQL + condition,
+                 resolution=_MTLS_RESOLUTION + rule, sql=_MTLS_SQL % columns + condition,
                  message="{path} {mode} for '{raw_host}' " + message, examples=examples)
 
 
 MSH606 = _mtls_check(
     "MSH606", "KIA0205", "Mesh-wide DestinationRule enables mTLS but no mesh-wide PeerAuthentication does",
-    "A mesh-wide rule with ISTIO_MUTUAL needs a mesh-wide PeerAuthentication in STRICT or PERMISSIVE mode.",
+    "A mesh-wide rule with ISTIO_MUTUAL needs a mesh-wide PeerAuthentication in STRICT or PERMISSIVE mode "
+    "(auto mTLS does not excuse it, as in Kiali).",
     "t.mode = 'ISTIO_MUTUAL' AND " + _MESH_WIDE + " AND NOT " + _MESH_PA % _ENABLING,
     "but no mesh-wide PeerAuthentication enables mutual TLS",
     _mtls_examples("*.local", "ISTIO_MUTUAL", _peer_authentication("istio-system", "DISABLE"),
@@ -284,23 +296,31 @@ MSH606 = _mtls_check(
 MSH607 = _mtls_check(
     "MSH607", "KIA0206", "Namespace-wide DestinationRule enables mTLS but no PeerAuthentication does",
     "A namespace-wide rule with ISTIO_MUTUAL needs a namespace-wide or mesh-wide PeerAuthentication in STRICT or "
-    "PERMISSIVE mode.",
-    ("t.mode = 'ISTIO_MUTUAL' AND " + _NAMESPACE_WIDE + " AND NOT " + _NAMESPACE_PA % _ENABLING
+    "PERMISSIVE mode, unless auto mTLS is on (MeshConfig `enableAutoMtls`, Istio's default: true; from the "
+    "`istio` ConfigMap's `mesh` key or a MeshConfig document in the files, or live), which encrypts without one.",
+    ("t.mode = 'ISTIO_MUTUAL' AND " + _NAMESPACE_WIDE + " AND :auto_mtls = 0 AND NOT " + _NAMESPACE_PA % _ENABLING
      + " AND NOT " + _MESH_PA % _ENABLING),
-    "but no PeerAuthentication of the namespace or mesh enables mutual TLS",
-    _mtls_examples("*.shop.svc.cluster.local", "ISTIO_MUTUAL", _peer_authentication("shop", "DISABLE"),
-                   _peer_authentication("shop", "PERMISSIVE")))
+    "but no PeerAuthentication of the namespace or mesh enables mutual TLS (and auto mTLS is off)",
+    _mtls_examples("*.shop.svc.cluster.local", "ISTIO_MUTUAL", _peer_authentication("shop", "DISABLE") + """
+---
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data: {mesh: "enableAutoMtls: false"}
+""", _peer_authentication("shop", "DISABLE")))
 
+_NAMESPACE_PA_DECIDES = ("EXISTS (SELECT 1 FROM peer_authentication pa WHERE pa.namespace = o.namespace "
+                         "AND pa.selects = 0 AND pa.mode IN ('STRICT', 'PERMISSIVE', 'DISABLE'))")
 MSH608 = _mtls_check(
     "MSH608", "KIA0207", "Namespace-wide DestinationRule disables mTLS where a PeerAuthentication requires it",
-    "A namespace-wide rule with DISABLE while the namespace's PeerAuthentication, or the mesh's when the namespace "
-    "has none, is STRICT: clients send plain text servers refuse.",
+    "A namespace-wide rule with DISABLE while the namespace's PeerAuthentication is STRICT (KIA0207), or, when no "
+    "namespace-wide PeerAuthentication sets a mode, the mesh's is STRICT (KIA0208, as Kiali reports it): clients "
+    "send plain text servers refuse.",
     ("t.mode = 'DISABLE' AND " + _NAMESPACE_WIDE + " AND (" + _NAMESPACE_PA % "'STRICT'"
-     + " OR (NOT EXISTS (SELECT 1 FROM peer_authentication pa WHERE pa.namespace = o.namespace AND pa.selects = 0)"
-     + " AND " + _MESH_PA % "'STRICT'" + "))"),
+     + " OR (NOT " + _NAMESPACE_PA_DECIDES + " AND " + _MESH_PA % "'STRICT'" + "))"),
     "while a PeerAuthentication requires mutual TLS (STRICT): make it PERMISSIVE",
     _mtls_examples("*.shop.svc.cluster.local", "DISABLE", _peer_authentication("shop", "STRICT"),
-                   _peer_authentication("shop", "PERMISSIVE")))
+                   _peer_authentication("shop", "PERMISSIVE")),
+    columns=", CASE WHEN %s THEN 'KIA0207' ELSE 'KIA0208' END AS kiali_code" % (_NAMESPACE_PA % "'STRICT'"))
 
 MSH609 = _mtls_check(
     "MSH609", "KIA0208", "Mesh-wide DestinationRule disables mTLS where the mesh-wide PeerAuthentication requires it",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import IntegrityRequest, run_integrity
 from ansible_collections.meshops.istio_integrity.tests.unit.plugins.module_utils.test_checks import found, run
 
 
@@ -72,3 +73,205 @@ def test_one_shared_host_of_several_is_enough():
 def test_near_misses_of_a_service_entry_clash(second):
     first = entry("se1", "ns1", hosts=("api",)) if "[api]" in second else entry("se1")
     assert not found(run(first + second), "MSH204")
+
+
+# -- DestinationRule mTLS (KIA0204 to KIA0208) with PeerAuthentications and the mesh configuration -------------
+
+def rule(name, namespace, host, tls=None, extra=""):
+    policy = "{tls: {mode: %s}%s}" % (tls, extra) if tls else ("{%s}" % extra.lstrip(", ") if extra else "")
+    return """
+---
+kind: DestinationRule
+metadata: {name: %s, namespace: %s}
+spec: {host: "%s"%s}
+""" % (name, namespace, host, ", trafficPolicy: %s" % policy if policy else "")
+
+
+def peer(namespace, mode=None, name="default", selector=None, port_mode=None):
+    spec = {}
+    if mode:
+        spec["mtls"] = "{mode: %s}" % mode
+    if selector:
+        spec["selector"] = "{matchLabels: {app: %s}}" % selector
+    if port_mode:
+        spec["portLevelMtls"] = "{8080: {mode: %s}}" % port_mode
+    return """
+---
+kind: PeerAuthentication
+metadata: {name: %s, namespace: %s}
+spec: {%s}
+""" % (name, namespace, ", ".join("%s: %s" % item for item in spec.items()))
+
+
+MESH_MTLS = rule("default", "istio-system", "*.local", "ISTIO_MUTUAL")
+AUTO_MTLS_OFF = """
+---
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data: {mesh: "enableAutoMtls: false"}
+"""
+
+
+def kiali(result, *codes):
+    return sorted(("%s/%s" % (v["namespace"], v["name"]), v["path"], v["kiali_code"])
+                  for code in codes for v in found(result, code))
+
+
+MTLS_CODES = ("MSH605", "MSH606", "MSH607", "MSH608", "MSH609")
+
+
+@pytest.mark.parametrize("subject", [
+    rule("reviews", "bookinfo", "reviews"),                                   # no traffic policy at all
+    rule("reviews", "bookinfo", "reviews", extra=", loadBalancer: {simple: LEAST_REQUEST}"),
+    rule("api", "bookinfo", "api.example.com"),                               # Kiali: *.local covers every rule
+])
+def test_a_rule_without_tls_under_the_mesh_wide_mtls_rule_is_kia0204(subject):
+    result = run(MESH_MTLS + peer("istio-system", "STRICT") + subject)
+    [finding] = found(result, "MSH605")
+    assert (finding["path"], finding["kiali_code"], finding["severity"]) == ("spec.trafficPolicy", "KIA0204", "warning")
+    assert related(result, "MSH605", finding["name"]) == ["istio-system/default"]
+
+
+def test_kia0204_names_the_namespace_wide_and_same_host_rules_that_enable_mtls():
+    result = run(rule("ns-mtls", "bookinfo", "*.bookinfo.svc.cluster.local", "ISTIO_MUTUAL")
+                 + rule("reviews-mtls", "other", "reviews.bookinfo.svc.cluster.local", "ISTIO_MUTUAL")
+                 + rule("reviews", "bookinfo", "reviews", extra=", connectionPool: {tcp: {maxConnections: 1}}"))
+    assert kiali(result, "MSH605") == [("bookinfo/reviews", "spec.trafficPolicy", "KIA0204")]
+    assert related(result, "MSH605", "reviews") == ["bookinfo/ns-mtls", "other/reviews-mtls"]
+
+
+@pytest.mark.parametrize("subject", [
+    rule("reviews", "bookinfo", "reviews", "ISTIO_MUTUAL"),                      # TLS of its own
+    rule("reviews", "bookinfo", "reviews", extra="portLevelSettings: [{port: {number: 9080}, tls: {mode: SIMPLE}}]"),
+    rule("reviews", "other", "reviews.other.svc.cluster.local"),                # another namespace's host
+    rule("wiki", "other", "wikipedia.org"),                                      # an external host, other namespace
+])
+def test_near_misses_of_kia0204_under_a_namespace_wide_rule(subject):
+    result = run(rule("ns-mtls", "bookinfo", "*.bookinfo.svc.cluster.local", "ISTIO_MUTUAL") + subject)
+    assert not found(result, "MSH605")
+
+
+def test_a_rule_without_tls_is_fine_when_no_rule_enables_istio_mutual():
+    assert not found(run(rule("mesh", "istio-system", "*.local", "SIMPLE") + rule("reviews", "bookinfo", "reviews")),
+                     "MSH605")
+
+
+@pytest.mark.parametrize("policies, expected", [
+    ("", "KIA0205"),                                                     # no mesh-wide PeerAuthentication
+    (peer("istio-system", "DISABLE"), "KIA0205"),
+    (peer("istio-system"), "KIA0205"),                                    # UNSET enables nothing
+    (peer("istio-system", "STRICT", selector="gateway"), "KIA0205"),     # a workload policy is not mesh-wide
+    (peer("bookinfo", "STRICT"), "KIA0205"),                              # a namespace's is not mesh-wide
+    (peer("istio-system", "STRICT"), None),
+    (peer("istio-system", "PERMISSIVE"), None),
+])
+def test_mesh_wide_istio_mutual_needs_a_mesh_wide_peer_authentication(policies, expected):
+    result = run(MESH_MTLS + policies)
+    assert kiali(result, *MTLS_CODES) == (
+        [("istio-system/default", "spec.trafficPolicy.tls.mode", expected)] if expected else [])
+
+
+def test_the_mesh_wide_rule_is_star_dot_local_only():
+    assert not found(run(rule("default", "istio-system", "*.cluster.local", "ISTIO_MUTUAL")), "MSH606")
+
+
+NS_MTLS = rule("default", "bookinfo", "*.bookinfo.svc.cluster.local", "ISTIO_MUTUAL")
+
+
+@pytest.mark.parametrize("policies, expected", [
+    (AUTO_MTLS_OFF, "KIA0206"),
+    (AUTO_MTLS_OFF + peer("bookinfo", "DISABLE"), "KIA0206"),
+    (AUTO_MTLS_OFF + peer("bookinfo", "STRICT", selector="reviews"), "KIA0206"),
+    (AUTO_MTLS_OFF + peer("bookinfo", "PERMISSIVE"), None),
+    (AUTO_MTLS_OFF + peer("istio-system", "STRICT"), None),               # the mesh's enables it
+    ("", None),                                                           # auto mTLS: Istio's default
+    (peer("bookinfo", "DISABLE"), None),
+])
+def test_namespace_wide_istio_mutual_needs_a_peer_authentication_unless_auto_mtls(policies, expected):
+    result = run(NS_MTLS + policies)
+    assert kiali(result, *MTLS_CODES) == (
+        [("bookinfo/default", "spec.trafficPolicy.tls.mode", expected)] if expected else [])
+
+
+NS_PLAIN = rule("default", "bookinfo", "*.bookinfo.svc.cluster.local", "DISABLE")
+
+
+@pytest.mark.parametrize("policies, expected", [
+    (peer("bookinfo", "STRICT"), "KIA0207"),
+    (peer("bookinfo", "PERMISSIVE"), None),
+    (peer("bookinfo", "PERMISSIVE") + peer("istio-system", "STRICT"), None),   # the namespace decides
+    (peer("bookinfo", "DISABLE") + peer("istio-system", "STRICT"), None),
+    (peer("istio-system", "STRICT"), "KIA0208"),                               # falls back to the mesh's
+    (peer("bookinfo") + peer("istio-system", "STRICT"), "KIA0208"),            # UNSET decides nothing
+    (peer("bookinfo", "STRICT", selector="reviews"), None),                    # a workload's does not count
+    (peer("bookinfo", "PERMISSIVE", port_mode="STRICT"), None),                # nor port-level modes
+    (peer("istio-system", "PERMISSIVE"), None),
+])
+def test_namespace_wide_disable_against_strict_peer_authentications(policies, expected):
+    result = run(NS_PLAIN + policies)
+    assert kiali(result, *MTLS_CODES) == (
+        [("bookinfo/default", "spec.trafficPolicy.tls.mode", expected)] if expected else [])
+
+
+@pytest.mark.parametrize("policies, expected", [
+    (peer("istio-system", "STRICT"), "KIA0208"),
+    (peer("istio-system", "PERMISSIVE"), None),
+    (peer("bookinfo", "STRICT"), None),
+])
+def test_mesh_wide_disable_against_the_mesh_wide_peer_authentication(policies, expected):
+    result = run(rule("default", "istio-system", "*.local", "DISABLE") + policies)
+    assert kiali(result, *MTLS_CODES) == (
+        [("istio-system/default", "spec.trafficPolicy.tls.mode", expected)] if expected else [])
+
+
+def test_the_mesh_configs_root_namespace_holds_the_mesh_wide_peer_authentication():
+    root = """
+---
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    rootNamespace: mesh-root
+    enableAutoMtls: true
+"""
+    moved = run(MESH_MTLS + peer("mesh-root", "STRICT") + root)
+    assert not found(moved, "MSH606")
+    assert moved["summary"]["mesh_config"] == {"source": "test#2", "enable_auto_mtls": True,
+                                               "root_namespace": "mesh-root"}
+    assert kiali(run(MESH_MTLS + peer("istio-system", "STRICT") + root), "MSH606") == [
+        ("istio-system/default", "spec.trafficPolicy.tls.mode", "KIA0205")]
+
+
+def test_a_config_map_named_istio_elsewhere_is_not_the_mesh_configuration():
+    elsewhere = AUTO_MTLS_OFF.replace("namespace: istio-system", "namespace: bookinfo")
+    result = run(NS_MTLS + elsewhere)
+    assert not found(result, "MSH607")
+    assert result["summary"]["mesh_config"]["source"] == "(Istio's defaults)"
+
+
+def files_run(tmp_path, text):
+    (tmp_path / "mesh.yaml").write_text(text)
+    return run_integrity(IntegrityRequest(src=[str(tmp_path)]))
+
+
+def test_a_mesh_config_document_in_the_files_is_the_mesh_configuration(tmp_path):
+    result = files_run(tmp_path, "enableAutoMtls: false\nrootNamespace: istio-config\n---" + NS_MTLS)
+    assert kiali(result, "MSH607") == [("bookinfo/default", "spec.trafficPolicy.tls.mode", "KIA0206")]
+    assert result["summary"]["mesh_config"]["root_namespace"] == "istio-config"
+    assert not result["skipped"]
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("enableAutoMtls: sometimes\n", "enableAutoMtls must be true or false"),
+    (AUTO_MTLS_OFF.replace('"enableAutoMtls: false"', '"[unclosed"'), "data.mesh is not YAML"),
+    (AUTO_MTLS_OFF.replace('"enableAutoMtls: false"', '"rootNamespace: [a]"'), "rootNamespace must be a namespace"),
+])
+def test_a_bad_mesh_configuration_is_skipped_naming_the_field(tmp_path, text, reason):
+    result = files_run(tmp_path, text + "---" + NS_MTLS)
+    assert [entry["reason"] for entry in result["skipped"] if reason in entry["reason"]], result["skipped"]
+    assert result["summary"]["mesh_config"]["enable_auto_mtls"] is True
+
+
+def test_a_kind_less_document_that_is_no_mesh_config_is_still_skipped(tmp_path):
+    result = files_run(tmp_path, "hosts: [a]\n")
+    assert [entry["reason"] for entry in result["skipped"]] == ["document has no kind"]
