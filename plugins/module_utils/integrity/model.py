@@ -743,11 +743,10 @@ class MeshModel:
             for host_index, host in enumerate(doc.texts(listener, "hosts", "spec.egress[%d]" % index)):
                 scope, _slash, host_name = host.partition("/")
                 scope = namespace if scope == "." else scope
-                # A short name means a Service of the namespace the entry names.
-                home = scope if scope not in ("*", "~", "") else namespace
+                # A short name is a Service of the Sidecar's namespace, as Kiali reads it.
                 staged.setdefault("sidecar_egress_host", []).append(
                     (object_id, "%s[%d]" % (path, host_index), scope,
-                     self.host(hosts.resolve_host(host_name, home, self.domain)), host))
+                     self.host(hosts.resolve_host(host_name, namespace, self.domain)), host))
 
     def _load_secret(self, staged, object_id, namespace, name, metadata, obj) -> None:
         # Secret values never enter the model: only whether they make a usable TLS credential.

@@ -102,16 +102,23 @@ MSH112 = Check(
     code="MSH112", severity=WARNING, kiali_code="KIA1004",
     title="Sidecar egress host matches no Service or ServiceEntry",
     reads=("Sidecar", "Service", "ServiceEntry"), requires=("Service",),
-    resolution="An egress host `ns/host` with a concrete namespace and no wildcard: the host (a short name resolves "
-               "in that namespace) must be a Service or ServiceEntry of that namespace visible to the Sidecar.",
+    resolution="Every egress host `ns/dnsName` whose name is no wildcard, whatever its namespace part (`./`, `~/`, "
+               "`*/` or a namespace), as Kiali checks it: the name (a short one is a Service of the Sidecar's "
+               "namespace) must be a Service or ServiceEntry host visible to the Sidecar's namespace (exportTo), or "
+               "end with a ServiceEntry host of any namespace (after its `*`). Kiali also reports a wildcard name of "
+               "another namespace's Services (`*/*.ns.svc.cluster.local`), which Istio imports as a pattern: we do "
+               "not, as nothing is wrong there; `*`, `ns/*` and any other wildcard name are never reported.",
     sql="""
         SELECT e.sidecar_id AS object_id, e.path, e.raw
         FROM sidecar_egress_host e JOIN sidecar sc ON sc.object_id = e.sidecar_id
-        WHERE e.scope NOT IN ('*', '~', '') AND instr(e.host, '*') = 0
+        WHERE instr(e.raw, '/') > 0 AND instr(e.host, '*') = 0
           AND NOT EXISTS (
-              SELECT 1 FROM host_key k JOIN registry g ON g.host = k.key JOIN object o ON o.id = g.object_id
-              WHERE k.host = e.host AND o.namespace = e.scope AND """ + visible("g.object_id", "sc.namespace") + """)""",
-    message="{path} '{raw}' matches no Service or ServiceEntry of that namespace",
+              SELECT 1 FROM registry g WHERE g.host = e.host AND """ + visible("g.object_id", "sc.namespace") + """)
+          AND NOT EXISTS (
+              SELECT 1 FROM registry g JOIN object o ON o.id = g.object_id AND o.kind = 'ServiceEntry'
+              WHERE substr(e.host, -length(substr(g.host, instr(g.host, '*') + 1)))
+                    = substr(g.host, instr(g.host, '*') + 1))""",
+    message="{path} '{raw}' matches no Service or ServiceEntry visible to the Sidecar's namespace",
     examples=("""
 kind: Service
 metadata: {name: reviews, namespace: default}

@@ -275,3 +275,66 @@ def test_a_bad_mesh_configuration_is_skipped_naming_the_field(tmp_path, text, re
 def test_a_kind_less_document_that_is_no_mesh_config_is_still_skipped(tmp_path):
     result = files_run(tmp_path, "hosts: [a]\n")
     assert [entry["reason"] for entry in result["skipped"]] == ["document has no kind"]
+
+
+# -- Sidecar egress hosts (KIA1004) ---------------------------------------------------------------------------
+
+EGRESS_MESH = """
+kind: Service
+metadata: {name: reviews, namespace: bookinfo}
+spec: {ports: [{name: http, port: 9080}]}
+---
+kind: Service
+metadata: {name: internal, namespace: hidden, annotations: {networking.istio.io/exportTo: "."}}
+spec: {ports: [{name: http, port: 80}]}
+---
+kind: ServiceEntry
+metadata: {name: wiki, namespace: egress, }
+spec: {hosts: ["*.wikipedia.org"], exportTo: [.], ports: [{number: 443, name: https, protocol: HTTPS}], resolution: DNS}
+---
+kind: ServiceEntry
+metadata: {name: api, namespace: egress}
+spec: {hosts: [api.example.com], ports: [{number: 443, name: https, protocol: HTTPS}], resolution: DNS}
+"""
+
+
+def egress(*hosts, namespace="bookinfo"):
+    return run(EGRESS_MESH + """
+---
+kind: Sidecar
+metadata: {name: default, namespace: %s}
+spec: {egress: [{hosts: [%s]}]}
+""" % (namespace, ", ".join('"%s"' % host for host in hosts)))
+
+
+@pytest.mark.parametrize("host", [
+    "./*", "~/*", "*/*", "istio-system/*", "nowhere/*",                    # every namespace-wide form
+    "*/*.example.com", "./*.bookinfo.svc.cluster.local",                    # wildcard names: Istio imports a pattern
+    "*/*.other.svc.cluster.local",                                          # (Kiali reports this one; Istio does not)
+    "bookinfo/reviews.bookinfo.svc.cluster.local", "./reviews", "*/reviews.bookinfo.svc.cluster.local",
+    "~/reviews.bookinfo.svc.cluster.local",
+    "*/api.example.com", "egress/api.example.com",                         # a ServiceEntry of any namespace
+    "*/en.wikipedia.org",                                                   # under a ServiceEntry's wildcard
+    "*/istio-ingressgateway.istio-system.svc.cluster.local",               # Istio's gateway, assumed offline
+])
+def test_egress_hosts_istio_imports_are_not_reported(host):
+    assert not found(egress(host), "MSH112")
+
+
+@pytest.mark.parametrize("host", [
+    "bookinfo/ratings.bookinfo.svc.cluster.local",                         # no such Service
+    "*/ratings.bookinfo.svc.cluster.local", "~/ratings.bookinfo.svc.cluster.local", "./ratings",
+    "*/reviews",                                                            # short: the Sidecar's namespace
+    "*/internal.hidden.svc.cluster.local",                                  # not exported to the Sidecar
+    "*/api.example.org",
+])
+def test_egress_hosts_of_nothing_are_kia1004_on_the_host(host):
+    result = egress(host, namespace="bookinfo" if host != "*/reviews" else "default")
+    assert kiali(result, "MSH112") == [(
+        "%s/default" % ("bookinfo" if host != "*/reviews" else "default"), "spec.egress[0].hosts[0]", "KIA1004")]
+
+
+def test_each_egress_host_is_its_own_finding():
+    result = egress("./*", "*/ratings.bookinfo.svc.cluster.local", "*/nope.example.com")
+    assert [path for _party, path, _code in kiali(result, "MSH112")] == [
+        "spec.egress[0].hosts[1]", "spec.egress[0].hosts[2]"]
