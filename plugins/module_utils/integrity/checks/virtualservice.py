@@ -381,29 +381,70 @@ spec:
   http: [{match: [{uri: {regex: '^/api/v[0-9]+/\\pL+'}}], route: [{destination: {host: reviews}}]}]
 """))
 
+# A VirtualService host as Kiali keys its claims: (namespace, name) for a Service name (short, `name.ns` of a known
+# namespace, or `name.ns.svc.<domain>`; `*` and `*.ns.svc.<domain>` claim the whole namespace), else ('', host).
+_CLAIM = """
+    parsed AS (
+        SELECT b.*, substr(b.host, 1, instr(b.host, '.') - 1) AS first, substr(b.host, instr(b.host, '.') + 1) AS rest,
+               length(b.host) - length(replace(b.host, '.', '')) AS dots
+        FROM vs_binding b),
+    keyed AS (
+        SELECT p.*, CASE
+                   WHEN p.host = '*' THEN p.namespace
+                   WHEN p.rest LIKE '%.svc.' || :domain AND instr(p.rest, '.') = length(p.rest) - length(:domain) - 4
+                   THEN substr(p.rest, 1, instr(p.rest, '.') - 1)
+                   WHEN p.dots = 1 AND (p.rest = p.namespace OR p.rest IN (SELECT name FROM namespace_info)
+                                        OR p.rest IN (SELECT namespace FROM object)) THEN p.rest
+                   ELSE '' END AS scope
+        FROM parsed p),
+    claim AS (
+        SELECT k.vs_id, k.gateway, k.host, k.host_idx, k.created, k.scope,
+               CASE WHEN k.host = '*' THEN '*' WHEN k.scope <> '' THEN k.first ELSE k.host END AS name
+        FROM keyed k)"""
+
 MSH202 = Check(
     code="MSH202", severity=ERROR, istio_code="IST0109", kiali_code="KIA1106",
     title="Several VirtualServices bound to the same gateway claim the same host",
     reads=("VirtualService",),
-    resolution="Hosts resolve to FQDNs in each VirtualService's namespace. Every party is reported, naming the "
-               "others. On the `mesh` gateway the parties must share a visibility scope (exportTo); Istio's IST0109 "
-               "is given where their scopes are equal, as its analyzer compares them. Istio merges VirtualServices "
-               "on other gateways in an undefined order, so we report those too (Kiali KIA1106 does; Istio does "
-               "not). A repair removes the host from the newer parties; the oldest keeps it.",
+    resolution="VirtualServices bound to the same gateway (resolved to `namespace/name`; no `gateways` is the "
+               "`mesh`) claiming the same host, as Kiali keys hosts: a short name, `name.ns` (of a known namespace) "
+               "and `name.ns.svc.<domain>` are the same Service; `*` claims every Service host of the "
+               "VirtualService's namespace and `*.ns.svc.<domain>` every one of `ns`, so either clashes with any "
+               "claim in that namespace; other hosts (external, wildcard domains) clash only when written alike. "
+               "Every party is reported, naming the others. Kiali ignores exportTo and compares gateway "
+               "references as written; we follow the stricter reading (Istio's): the parties must be visible from "
+               "a common namespace (exportTo), and `gw` and `ns/gw` are the same Gateway when they resolve alike. "
+               "Istio's IST0109 is given on the `mesh` for the same host where the parties share an exported "
+               "namespace, as its analyzer compares them. A repair removes an exactly repeated host from the newer "
+               "parties; the oldest keeps it.",
     sql="""
+        WITH """ + _CLAIM + """
         SELECT b.vs_id AS object_id, 'spec.hosts[' || b.host_idx || ']' AS path, b.host, b.gateway AS target,
-               group_concat(a.vs_id) AS related_ids,
-               max(a.created < b.created OR (a.created = b.created AND a.vs_id < b.vs_id)) AS repair_target,
-               CASE WHEN b.gateway = 'mesh' AND max(EXISTS (
+               group_concat(DISTINCT a.vs_id) AS related_ids,
+               max(a.host = b.host AND (a.created < b.created OR (a.created = b.created AND a.vs_id < b.vs_id)))
+                   AS repair_target,
+               CASE WHEN b.gateway = 'mesh' AND max(a.host = b.host AND EXISTS (
                         SELECT 1 FROM export ea JOIN export eb ON ea.namespace = eb.namespace
                         WHERE ea.object_id = a.vs_id AND eb.object_id = b.vs_id)) THEN 'IST0109' ELSE '' END
                    AS istio_code,
-               CASE WHEN max(a.created < b.created OR (a.created = b.created AND a.vs_id < b.vs_id))
+               CASE WHEN max(a.host <> b.host) AND NOT max(a.host = b.host)
+                    THEN 'overlapping a host claimed by another VirtualService ('
+                         || group_concat(DISTINCT CASE WHEN a.host <> b.host THEN a.host END) || ')'
+                    WHEN max(a.created < b.created OR (a.created = b.created AND a.vs_id < b.vs_id))
                     THEN 'already claimed by an older VirtualService'
                     ELSE 'also claimed by a newer VirtualService' END AS claim
-        FROM vs_binding b
-        JOIN vs_binding a ON a.gateway = b.gateway AND a.host = b.host AND a.vs_id <> b.vs_id
-        WHERE b.gateway <> 'mesh' OR """ + exports_intersect("a.vs_id", "b.vs_id") + """
+        FROM claim b
+        JOIN (SELECT vs_id, gateway, scope, name, host, created FROM claim
+              UNION ALL  -- a namespace's wildcard claims every name of the namespace
+              SELECT w.vs_id, w.gateway, w.scope, c.name, w.host, w.created
+              FROM claim w JOIN claim c ON c.gateway = w.gateway AND c.scope = w.scope AND c.name <> '*'
+              WHERE w.name = '*' AND w.scope <> ''
+              UNION ALL
+              SELECT c.vs_id, c.gateway, c.scope, '*', c.host, c.created
+              FROM claim w JOIN claim c ON c.gateway = w.gateway AND c.scope = w.scope AND c.name <> '*'
+              WHERE w.name = '*' AND w.scope <> '') a
+             ON a.gateway = b.gateway AND a.scope = b.scope AND a.name = b.name AND a.vs_id <> b.vs_id
+        WHERE """ + exports_intersect("a.vs_id", "b.vs_id") + """
         GROUP BY b.vs_id, b.gateway, b.host""",
     message="{path} '{host}' on gateway '{target}' is {claim}",
     examples=(_SERVICE + """---

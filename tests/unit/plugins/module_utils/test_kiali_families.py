@@ -338,3 +338,86 @@ def test_each_egress_host_is_its_own_finding():
     result = egress("./*", "*/ratings.bookinfo.svc.cluster.local", "*/nope.example.com")
     assert [path for _party, path, _code in kiali(result, "MSH112")] == [
         "spec.egress[0].hosts[1]", "spec.egress[0].hosts[2]"]
+
+
+# -- VirtualService host claims (KIA1106, IST0109) ------------------------------------------------------------
+
+def virtual_service(name, namespace, hosts, gateways=None, export=None):
+    fields = ["hosts: [%s]" % ", ".join('"%s"' % host for host in hosts)]
+    if gateways is not None:
+        fields.append("gateways: [%s]" % ", ".join(gateways))
+    if export is not None:
+        fields.append("exportTo: [%s]" % ", ".join('"%s"' % e for e in export))
+    return """
+---
+kind: VirtualService
+metadata: {name: %s, namespace: %s}
+spec: {%s, http: [{route: [{destination: {host: reviews.bookinfo.svc.cluster.local}}]}]}
+""" % (name, namespace, ", ".join(fields))
+
+
+def claims(*services):
+    result = run("".join(services))
+    return {"%s/%s" % (v["namespace"], v["name"]): (v["kiali_code"], v["istio_code"]) for v in found(result, "MSH202")}
+
+
+@pytest.mark.parametrize("first, second", [
+    (("bookinfo", "reviews"), ("bookinfo", "reviews")),                                  # short, short
+    (("bookinfo", "reviews"), ("other", "reviews.bookinfo.svc.cluster.local")),          # short, FQDN
+    (("bookinfo", "reviews"), ("other", "reviews.bookinfo")),                            # name.namespace
+    (("bookinfo", "*.bookinfo.svc.cluster.local"), ("other", "reviews.bookinfo.svc.cluster.local")),
+    (("other", "*.bookinfo.svc.cluster.local"), ("bookinfo", "ratings")),                 # the namespace's wildcard
+    (("bookinfo", "*"), ("bookinfo", "ratings")),                                        # '*': its own namespace
+    (("a", "shop.example.com"), ("b", "shop.example.com")),                              # external, any namespace
+])
+def test_mesh_host_claims_in_every_host_form_are_kia1106_on_both_parties(first, second):
+    found_claims = claims(virtual_service("one", first[0], [first[1]]), virtual_service("two", second[0], [second[1]]))
+    assert set(found_claims) == {"%s/one" % first[0], "%s/two" % second[0]}
+    assert {kiali for kiali, _istio in found_claims.values()} == {"KIA1106"}
+    exact = first[1] == second[1] or {first[1], second[1]} <= {"reviews", "reviews.bookinfo.svc.cluster.local"}
+    assert {istio for _kiali, istio in found_claims.values()} == ({"IST0109"} if exact else {""})
+
+
+@pytest.mark.parametrize("first, second", [
+    (("bookinfo", "reviews"), ("other", "reviews")),                                     # two Services
+    (("bookinfo", "*"), ("other", "ratings")),                                           # '*' of another namespace
+    (("bookinfo", "*"), ("bookinfo", "shop.example.com")),                               # '*' is Services only
+    (("bookinfo", "*.example.com"), ("bookinfo", "shop.example.com")),                   # Kiali: written alike only
+    (("bookinfo", "*.bookinfo.svc.cluster.local"), ("bookinfo", "ratings.other.svc.cluster.local")),
+    (("bookinfo", "reviews.nowhere"), ("other", "reviews.nowhere.svc.cluster.local")),   # nowhere: no namespace
+])
+def test_near_misses_of_host_claims(first, second):
+    assert not claims(virtual_service("one", first[0], [first[1]]), virtual_service("two", second[0], [second[1]]))
+
+
+def test_a_wildcard_claim_names_every_party_and_the_others_name_it():
+    result = run(virtual_service("all", "bookinfo", ["*"]) + virtual_service("reviews", "bookinfo", ["reviews"])
+                 + virtual_service("ratings", "bookinfo", ["ratings"]))
+    assert related(result, "MSH202", "all") == ["bookinfo/ratings", "bookinfo/reviews"]
+    assert related(result, "MSH202", "reviews") == ["bookinfo/all"]
+    assert related(result, "MSH202", "ratings") == ["bookinfo/all"]
+
+
+def test_claims_on_gateways_compare_the_gateway_as_resolved():
+    same = claims(virtual_service("one", "istio-system", ["shop.example.com"], ["gw"]),
+                  virtual_service("two", "shop", ["shop.example.com"], ["istio-system/gw"]))
+    assert same == {"istio-system/one": ("KIA1106", ""), "shop/two": ("KIA1106", "")}
+    # The same short name in two namespaces is two Gateways (Kiali compares the text and reports these).
+    assert not claims(virtual_service("one", "a", ["shop.example.com"], ["gw"]),
+                      virtual_service("two", "b", ["shop.example.com"], ["gw"]))
+    assert not claims(virtual_service("one", "a", ["shop.example.com"], ["istio-system/gw"]),
+                      virtual_service("two", "b", ["shop.example.com"]))
+
+
+@pytest.mark.parametrize("exports, conflict", [
+    ((None, None), True),
+    ((["."], ["."]), False),                      # each only in its own namespace: no common one
+    ((["."], None), True),                        # a's namespace sees both
+    ((["b"], ["."]), True),                       # b sees both
+    ((["c"], ["d"]), False),
+    ((["*"], ["c"]), True),
+])
+def test_claims_need_a_namespace_that_sees_both_parties(exports, conflict):
+    found_claims = claims(virtual_service("one", "a", ["shop.example.com"], ["istio-system/gw"], exports[0]),
+                          virtual_service("two", "b", ["shop.example.com"], ["istio-system/gw"], exports[1]))
+    assert bool(found_claims) is conflict
