@@ -250,12 +250,6 @@ MSH706 = Check(
     examples=(_SERVICE + _gateway() + _route(backend="{name: reviews, port: 9081}"),
               _SERVICE + _gateway() + _route()))
 
-# Kiali's looser reading of a grant: its first from entry (namespace, kind) and first to entry (kind), no name.
-_KIALI_GRANT = """
-    SELECT 1 FROM reference_grant g
-    JOIN reference_grant_from f ON f.grant_id = g.object_id AND f.idx = 0
-    JOIN reference_grant_to t ON t.grant_id = g.object_id AND t.idx = 0
-    WHERE g.namespace = b.namespace AND f.namespace = b.from_namespace AND f.kind = b.from_kind AND t.kind = b.kind"""
 _CROSS_NAMESPACE_ROUTE = _route(parent="{name: web}", namespace="shop",
                                 backend="{name: reviews, namespace: default, port: 9080}")
 
@@ -266,15 +260,16 @@ MSH707 = Check(
     requires=("ReferenceGrant",), target_kind="object",
     resolution="A backend, mirror or listener certificate in another namespace needs a ReferenceGrant in that "
                "namespace whose `from` has the referring kind (group gateway.networking.k8s.io) and namespace and "
-               "whose `to` has the target's group and kind (and its name, when the grant names one). Kiali reports "
-               "the backends of HTTPRoutes and GRPCRoutes (KIA1402), reading only a grant's first `from` and `to` "
-               "entries and no names; a repair adds the grant for a managed route.",
+               "whose `to` has the target's group and kind (and its name, when the grant names one). The backends of "
+               "HTTPRoutes and GRPCRoutes are Kiali's KIA1402. Kiali reads only a grant's first `from` and `to` "
+               "entries and no names: we read every entry (a grant's second `from` permits too) and its `name` "
+               "(a grant for another Service permits nothing here), as the Gateway API defines them. A repair adds "
+               "the grant for a managed route.",
     sql="""
         SELECT b.object_id, b.path, b.namespace AS target_namespace, b.kind AS target_kind, b.name AS target_name,
                b.namespace || '/' || b.name AS target, b.from_kind,
                CASE WHEN b.role = 'backend' AND b.from_kind IN ('HTTPRoute', 'GRPCRoute') AND b.grp = ''
-                         AND b.kind = 'Service' AND NOT EXISTS (""" + _KIALI_GRANT + """) THEN NULL ELSE '' END
-                   AS kiali_code
+                         AND b.kind = 'Service' THEN NULL ELSE '' END AS kiali_code
         FROM k8s_reference b
         WHERE b.namespace <> b.from_namespace
           AND NOT EXISTS (SELECT 1 FROM k8s_permitted x WHERE x.reference_id = b.id)""",

@@ -129,10 +129,11 @@ CASES = {
     "route to a backend of another namespace with a grant": (
         [service(namespace="data"), gateway(namespace="other"), grant(namespace="data"),
          route(namespace="other", backends=[{"name": "svc", "namespace": "data", "port": 80}])], set()),
-    # Kiali reads a grant's first entries and no names: a grant for another Service is enough for it.
+    # Kiali reads no names in a grant; the Gateway API does: a grant for another Service permits nothing here.
     "route to a backend of another namespace with a grant for another Service": (
         [service(namespace="data"), gateway(namespace="other"), grant(namespace="data", to_name="db"),
-         route(namespace="other", backends=[{"name": "svc", "namespace": "data", "port": 80}])], set()),
+         route(namespace="other", backends=[{"name": "svc", "namespace": "data", "port": 80}])],
+        {("KIA1402", "HTTPRoute", "other/r")}),
     "route to a backend of another namespace with a grant for GRPCRoutes only": (
         [service(namespace="data"), gateway(namespace="other"), grant(namespace="data", from_kind="GRPCRoute"),
          route(namespace="other", backends=[{"name": "svc", "namespace": "data", "port": 80}])],
@@ -232,7 +233,7 @@ def test_agreement_over_all_cases_is_measured_as_recall_and_precision():
 def test_a_grant_for_another_service_does_not_permit_the_reference():
     result = analyse([service(namespace="data"), gateway(namespace="other"), grant(namespace="data", to_name="db"),
                       route(namespace="other", backends=[{"name": "svc", "namespace": "data", "port": 80}])])
-    assert [(v["code"], v["kiali_code"]) for v in result["violations"]] == [("MSH707", "")]
+    assert [(v["code"], v["kiali_code"]) for v in result["violations"]] == [("MSH707", "KIA1402")]
 
 
 def test_gateway_api_gateways_are_reported_as_gateways_of_their_group():

@@ -421,3 +421,87 @@ def test_claims_need_a_namespace_that_sees_both_parties(exports, conflict):
     found_claims = claims(virtual_service("one", "a", ["shop.example.com"], ["istio-system/gw"], exports[0]),
                           virtual_service("two", "b", ["shop.example.com"], ["istio-system/gw"], exports[1]))
     assert bool(found_claims) is conflict
+
+
+# -- Gateway API: cross-namespace backends and ReferenceGrants (KIA1402), GatewayClasses (KIA1504) ---------------
+
+def gateway_api(route_kind="HTTPRoute", backend="{name: reviews, namespace: data, port: 9080}", grants=""):
+    return """
+kind: Service
+metadata: {name: reviews, namespace: data}
+spec: {ports: [{name: http, port: 9080}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web, namespace: shop}
+spec: {gatewayClassName: istio, listeners: [{name: http, port: 80, protocol: HTTP}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: %s
+metadata: {name: front, namespace: shop}
+spec: {parentRefs: [{name: web}], rules: [{backendRefs: [%s]}]}
+""" % (route_kind, backend) + grants
+
+
+def reference_grant(from_kind="HTTPRoute", from_namespace="shop", to_kind="Service", to_name=None, namespace="data",
+                    extra_from=""):
+    to_name_field = ", name: %s" % to_name if to_name else ""
+    return """
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: grant-%s-%s, namespace: %s}
+spec:
+  from: [%s{group: gateway.networking.k8s.io, kind: %s, namespace: %s}]
+  to: [{group: '', kind: %s%s}]
+""" % (from_kind.lower(), to_name or "any", namespace, extra_from, from_kind, from_namespace, to_kind, to_name_field)
+
+
+@pytest.mark.parametrize("route_kind", ["HTTPRoute", "GRPCRoute"])
+@pytest.mark.parametrize("grants", [
+    "",                                                                   # no grant at all
+    reference_grant(from_kind="TCPRoute"),                                # for another kind of route
+    reference_grant(from_namespace="elsewhere"),                          # for another namespace
+    reference_grant(to_name="ratings"),                                   # for another Service
+    reference_grant(to_kind="Secret"),                                    # to another kind
+    reference_grant(namespace="shop"),                                    # in the route's namespace, not the target's
+])
+def test_cross_namespace_backends_without_a_matching_grant_are_kia1402(route_kind, grants):
+    if "kind: HTTPRoute" in grants and route_kind == "GRPCRoute":
+        grants = grants.replace("kind: HTTPRoute", "kind: GRPCRoute").replace("grant-httproute", "grant-grpcroute")
+    result = run(gateway_api(route_kind, grants=grants))
+    assert kiali(result, "MSH707") == [("shop/front", "spec.rules[0].backendRefs[0]", "KIA1402")]
+
+
+@pytest.mark.parametrize("route_kind, grants", [
+    ("HTTPRoute", reference_grant()),
+    ("HTTPRoute", reference_grant(to_name="reviews")),
+    ("GRPCRoute", reference_grant(from_kind="GRPCRoute")),
+    # The second `from` entry permits too (Kiali reads only the first).
+    ("HTTPRoute", reference_grant(extra_from="{group: gateway.networking.k8s.io, kind: GRPCRoute, namespace: x}, ")),
+])
+def test_a_matching_grant_permits_the_backend(route_kind, grants):
+    result = run(gateway_api(route_kind, grants=grants))
+    assert not found(result, "MSH707") and not found(result, "MSH704")
+
+
+def test_a_same_namespace_backend_needs_no_grant():
+    assert not found(run(gateway_api(backend="{name: reviews, port: 9080}").replace("namespace: data", "namespace: shop")),
+                     "MSH707")
+
+
+def test_tcp_routes_are_reported_without_kiali_code():
+    result = run(gateway_api("TCPRoute"))
+    assert kiali(result, "MSH707") == [("shop/front", "spec.rules[0].backendRefs[0]", "")]
+
+
+@pytest.mark.parametrize("class_name, classes, reported", [
+    ("istio", "", False),                       # istiod's own classes exist offline
+    ("istio-waypoint", "", False),
+    ("envoy", "", True),
+    ("envoy", "\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: envoy}\n"
+              "spec: {controllerName: example.com/gateway}\n", False),
+])
+def test_a_gateway_of_a_class_that_does_not_exist_is_kia1504(class_name, classes, reported):
+    result = run(gateway_api().replace("gatewayClassName: istio", "gatewayClassName: %s" % class_name) + classes)
+    assert kiali(result, "MSH712") == ([("shop/web", "spec.gatewayClassName", "KIA1504")] if reported else [])
