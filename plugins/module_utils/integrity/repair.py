@@ -43,6 +43,7 @@ MANUAL_REASONS = {
     "MSH110": "bind an HTTPRoute to the Gateway API Gateway or create an Istio Gateway",
     "MSH111": "route the gateway's traffic to a subset, or move the subset routing where it applies",
     "MSH112": "correct the egress host or create its Service",
+    "MSH408": "correct the policy's selector or remove the policy",
     "MSH113": "write the gateway reference as namespace/name",
     "MSH114": "add the routes or delete the VirtualService",
     "MSH115": "rewrite the regular expression in RE2 syntax",

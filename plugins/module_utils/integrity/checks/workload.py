@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.checks.base import (
-    ERROR, INFO, WARNING, Check)
+    ERROR, INFO, WARNING, WORKLOADS, Check)
 
 
 def _deployment(labels: str = "{app: web}", ports: str = "[]", namespace_labels: str = "{istio-injection: enabled}") -> str:
@@ -123,6 +123,9 @@ MSH406 = Check(
     examples=(_deployment(ports="[{containerPort: 8080}]") + _service("web", "[{name: http, port: 80, targetPort: 9090}]"),
               _deployment(ports="[{containerPort: 8080, name: web}]") + _service("web", "[{name: http, port: 80, targetPort: web}]")))
 
+# The appProtocol values Kiali accepts (KIA0602): exactly a protocol name, in any case.
+_KIALI_APP_PROTOCOLS = "'grpc', 'grpc-web', 'http', 'http2', 'https', 'mongo', 'mysql', 'redis', 'tcp', 'tls', 'udp'"
+
 MSH502 = Check(
     code="MSH502", severity=INFO, istio_code="IST0118", kiali_code="KIA0601",
     title="Service port name does not follow `<protocol>[-suffix]` and appProtocol names no protocol",
@@ -131,15 +134,22 @@ MSH502 = Check(
                "`http2`, `https`, `grpc`, `grpc-web`, `tcp`, `tls`, `udp`, `mongo`, `mysql`, `redis`, "
                "`http_proxy`); UDP ports are UDP. Istio's own Services (labelled `istio`, `istio.io/rev` or "
                "`gateway.istio.io/managed`) and ExternalName Services (MSH504) are not checked here. Kiali checks "
-               "only Services whose workloads are in the mesh, and reports an unknown `appProtocol` as KIA0602.",
+               "only Services whose workloads are in the mesh, and reports an `appProtocol` that is not exactly one "
+               "of those protocols (in any case) as KIA0602, also one Istio reads (`kubernetes.io/h2c`, "
+               "`http-web`): no IST0118 there.",
     sql="""
-        SELECT p.object_id, 'spec.ports[' || p.idx || '].name' AS path, coalesce(p.name, '') AS port_name,
+        SELECT p.object_id, 'spec.ports[' || p.idx || CASE WHEN p.app_protocol IS NULL THEN '].name'
+                                                            ELSE '].appProtocol' END AS path,
+               coalesce(p.app_protocol, p.name, '') AS port_name,
                CASE WHEN NOT EXISTS (SELECT 1 FROM selection sel JOIN workload w ON w.id = sel.workload_id
                                      WHERE sel.object_id = sv.object_id AND """ + _IN_MESH + """) THEN ''
-                    WHEN p.app_protocol IS NOT NULL THEN 'KIA0602' END AS kiali_code
+                    WHEN p.app_protocol IS NOT NULL THEN 'KIA0602' END AS kiali_code,
+               CASE WHEN p.name_protocol IS NOT NULL THEN '' END AS istio_code
         FROM port p JOIN service sv ON sv.object_id = p.object_id
-        WHERE p.name_protocol IS NULL AND sv.type <> 'ExternalName' AND sv.istio_managed = 0""",
-    message="{path} '{port_name}' does not name a protocol (<protocol>[-suffix]) and appProtocol does not either",
+        WHERE sv.type <> 'ExternalName' AND sv.istio_managed = 0 AND p.protocol <> 'UDP'
+          AND (p.name_protocol IS NULL
+               OR (p.app_protocol IS NOT NULL AND p.app_protocol NOT IN (""" + _KIALI_APP_PROTOCOLS + """)))""",
+    message="{path} '{port_name}' does not name a protocol (a name <protocol>[-suffix], an appProtocol <protocol>)",
     examples=(_service("web", "[{name: web, port: 80}]", "default"),
               _service("web", "[{name: web, port: 80, appProtocol: http}]", "default")))
 
@@ -181,4 +191,42 @@ metadata: {name: web-0, namespace: shop, labels: {app: web}}
 spec: {containers: [{name: web, image: web}, {name: istio-proxy, image: proxyv2}]}
 """))
 
-CHECKS = (MSH205, MSH209, MSH210, MSH406, MSH407, MSH502, MSH504)
+_POLICY_KINDS = ("PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication")
+# A policy's selector matches a workload of its namespace, or of any namespace for a policy in the root namespace.
+_POLICY_SELECTS = """EXISTS (SELECT 1 FROM workload w WHERE (w.namespace = o.namespace OR o.namespace = :root_namespace)
+    AND NOT EXISTS (SELECT 1 FROM {table} s WHERE s.object_id = o.id AND NOT EXISTS (
+        SELECT 1 FROM workload_label wl WHERE wl.workload_id = w.id AND wl.key = s.key AND wl.value = s.value)))"""
+
+
+def _policy(kind: str, app: str) -> str:
+    return """
+---
+apiVersion: security.istio.io/v1
+kind: %s
+metadata: {name: %s-web, namespace: shop}
+spec: {selector: {matchLabels: {app: %s}}}
+""" % (kind, kind.lower(), app)
+
+
+MSH408 = Check(
+    code="MSH408", severity=WARNING, kiali_code="KIA0004",
+    title="Security policy's workload selector matches no workload",
+    reads=_POLICY_KINDS + ("Pod", "Deployment"), requires=(WORKLOADS,),
+    resolution="A PeerAuthentication, AuthorizationPolicy or RequestAuthentication with `selector.matchLabels` "
+               "(and no `targetRef(s)`) whose labels no workload of its namespace carries (any namespace's for a "
+               "policy in the root namespace): it applies to nothing. Kiali reports it as KIA0004.",
+    sql="""
+        SELECT o.id AS object_id, 'spec.selector.matchLabels' AS path
+        FROM peer_authentication pa JOIN object o ON o.id = pa.object_id
+        WHERE pa.selects = 1 AND NOT """ + _POLICY_SELECTS.format(table="object_selector") + """
+        UNION ALL
+        SELECT o.id, 'spec.selector.matchLabels'
+        FROM targetable_policy tp JOIN object o ON o.id = tp.object_id
+        WHERE o.kind IN ('AuthorizationPolicy', 'RequestAuthentication') AND tp.targeted = 0
+          AND EXISTS (SELECT 1 FROM policy_selector s WHERE s.object_id = o.id)
+          AND NOT """ + _POLICY_SELECTS.format(table="policy_selector"),
+    message="{path} match no workload the policy could apply to",
+    examples=(_deployment() + _policy("PeerAuthentication", "api") + _policy("AuthorizationPolicy", "api"),
+              _deployment() + _policy("PeerAuthentication", "web") + _policy("AuthorizationPolicy", "web")))
+
+CHECKS = (MSH205, MSH209, MSH210, MSH406, MSH407, MSH408, MSH502, MSH504)

@@ -201,7 +201,8 @@ CASES = {
          {"apiVersion": "security.istio.io/v1", "kind": "RequestAuthentication",
           "metadata": {"name": "ra", "namespace": "default"},
           "spec": {"selector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "bookinfo-gateway"}}}}],
-        set()),
+        # No workload of its own namespace carries the label: Kiali's KIA0004 (no IST0166 across namespaces).
+        {("KIA0004", "RequestAuthentication", "default/ra")}),
     "virtual service bound to a Kubernetes Gateway": (
         [service(), gateway(),
          {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",

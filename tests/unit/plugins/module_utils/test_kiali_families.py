@@ -505,3 +505,65 @@ def test_tcp_routes_are_reported_without_kiali_code():
 def test_a_gateway_of_a_class_that_does_not_exist_is_kia1504(class_name, classes, reported):
     result = run(gateway_api().replace("gatewayClassName: istio", "gatewayClassName: %s" % class_name) + classes)
     assert kiali(result, "MSH712") == ([("shop/web", "spec.gatewayClassName", "KIA1504")] if reported else [])
+
+
+# -- Workload selectors (KIA0004) and port protocols (KIA0601, KIA0602) -------------------------------------
+
+WORKLOADS_MESH = """
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec: {template: {metadata: {labels: {app: web, version: v1}}, spec: {containers: [{name: web, image: web}]}}}
+"""
+
+
+def policy(kind, namespace="shop", labels="{app: web}", extra=""):
+    return """
+---
+apiVersion: security.istio.io/v1
+kind: %s
+metadata: {name: p, namespace: %s}
+spec: {selector: {matchLabels: %s}%s}
+""" % (kind, namespace, labels, extra)
+
+
+@pytest.mark.parametrize("kind", ["PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication"])
+@pytest.mark.parametrize("namespace, labels, reported", [
+    ("shop", "{app: web}", False),
+    ("shop", "{app: web, version: v1}", False),
+    ("shop", "{app: web, version: v2}", True),                   # every label must match
+    ("other", "{app: web}", True),                               # workloads of its own namespace only
+    ("istio-system", "{app: web}", False),                       # the root namespace's reach every namespace
+])
+def test_a_policy_selecting_no_workload_is_kia0004(kind, namespace, labels, reported):
+    result = run(WORKLOADS_MESH + policy(kind, namespace, labels))
+    assert kiali(result, "MSH408") == (
+        [("%s/p" % namespace, "spec.selector.matchLabels", "KIA0004")] if reported else [])
+
+
+def test_a_policy_with_a_target_ref_is_not_judged_by_its_selector():
+    target = ", targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: web}]"
+    assert not found(run(WORKLOADS_MESH + policy("AuthorizationPolicy", labels="{app: api}", extra=target)), "MSH408")
+
+
+def service_port(port):
+    return WORKLOADS_MESH.replace("{app: web, version: v1}", "{app: web, version: v1}, annotations: "
+                                  "{sidecar.istio.io/status: injected}") + """
+---
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {selector: {app: web}, ports: [%s]}
+""" % port
+
+
+@pytest.mark.parametrize("port, expected", [
+    ("{name: web, port: 80}", [("spec.ports[0].name", "KIA0601", "IST0118")]),
+    ("{name: web, port: 80, appProtocol: mysql-wrong}", [("spec.ports[0].appProtocol", "KIA0602", "")]),
+    ("{name: http, port: 80, appProtocol: kubernetes.io/h2c}", [("spec.ports[0].appProtocol", "KIA0602", "")]),
+    ("{name: web, port: 80, appProtocol: webby}", [("spec.ports[0].appProtocol", "KIA0602", "IST0118")]),
+    ("{name: web, port: 80, appProtocol: HTTP}", []),
+    ("{name: http-web, port: 80}", []),
+    ("{name: web, port: 53, protocol: UDP}", []),
+])
+def test_service_port_protocols_as_kiali_and_istio_read_them(port, expected):
+    result = run(service_port(port))
+    assert [(v["path"], v["kiali_code"], v["istio_code"]) for v in found(result, "MSH502")] == expected
