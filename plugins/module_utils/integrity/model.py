@@ -248,6 +248,10 @@ CREATE TABLE sidecar (
     namespace TEXT NOT NULL,
     selects INTEGER NOT NULL
 );
+CREATE TABLE sidecar_outbound_policy (
+    sidecar_id INTEGER PRIMARY KEY REFERENCES sidecar(object_id) ON DELETE CASCADE,
+    mode TEXT NOT NULL
+);
 CREATE TABLE sidecar_egress_host (
     sidecar_id INTEGER NOT NULL REFERENCES sidecar(object_id) ON DELETE CASCADE,
     path TEXT NOT NULL,
@@ -738,6 +742,10 @@ class MeshModel:
         selector = doc.labels(doc.mapping(spec, "workloadSelector", "spec"), "labels", "spec.workloadSelector")
         self._selector(staged, object_id, selector)
         staged["sidecar"] = [(object_id, namespace, int(bool(selector)))]
+        if "outboundTrafficPolicy" in spec:
+            policy = doc.mapping(spec, "outboundTrafficPolicy", "spec")
+            staged["sidecar_outbound_policy"] = [
+                (object_id, (doc.text(policy, "mode", "spec.outboundTrafficPolicy") or "").upper())]
         for index, listener in enumerate(doc.mappings(spec, "egress", "spec")):
             path = "spec.egress[%d].hosts" % index
             for host_index, host in enumerate(doc.texts(listener, "hosts", "spec.egress[%d]" % index)):
@@ -829,7 +837,7 @@ class MeshModel:
                  "invalid_regex",
                  "destination", "destination_rule", "dr_subset", "subset_label", "dr_tls", "peer_authentication",
                  "service", "service_entry",
-                 "registry", "port", "sidecar", "sidecar_egress_host", "workload", "workload_label", "workload_port")
+                 "registry", "port", "sidecar", "sidecar_outbound_policy", "sidecar_egress_host", "workload", "workload_label", "workload_port")
         for table in order:
             rows = self._rows.pop(table, [])
             if rows:

@@ -44,6 +44,7 @@ MANUAL_REASONS = {
     "MSH111": "route the gateway's traffic to a subset, or move the subset routing where it applies",
     "MSH112": "correct the egress host or create its Service",
     "MSH408": "correct the policy's selector or remove the policy",
+    "MSH510": "set outboundTrafficPolicy.mode to the intended value",
     "MSH113": "write the gateway reference as namespace/name",
     "MSH114": "add the routes or delete the VirtualService",
     "MSH115": "rewrite the regular expression in RE2 syntax",

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.checks.base import (
-    ERROR, WARNING, WORKLOADS, Check, visible)
+    ERROR, INFO, WARNING, WORKLOADS, Check, visible)
 
 _PODS = """
 kind: Pod
@@ -143,4 +143,20 @@ MSH508 = Check(
     examples=(_sidecar("default", "{app: reviews}").replace("namespace: default", "namespace: istio-system"),
               _sidecar("default").replace("namespace: default", "namespace: istio-system")))
 
-CHECKS = (MSH112, MSH206, MSH207, MSH404, MSH405, MSH508)
+MSH510 = Check(
+    code="MSH510", severity=INFO, kiali_code="KIA1007",
+    title="Sidecar outboundTrafficPolicy without mode ALLOW_ANY reads as REGISTRY_ONLY",
+    reads=("Sidecar",),
+    resolution="A Sidecar's `outboundTrafficPolicy` whose `mode` is unset or REGISTRY_ONLY: both are the "
+               "protocol's default value, so Istio (and Kiali, KIA1007) cannot tell an intended REGISTRY_ONLY from "
+               "a forgotten mode; traffic to hosts outside the registry is blocked either way.",
+    sql="""
+        SELECT op.sidecar_id AS object_id, 'spec.outboundTrafficPolicy' AS path,
+               CASE WHEN op.mode = '' THEN 'unset' ELSE op.mode END AS mode
+        FROM sidecar_outbound_policy op
+        WHERE op.mode <> 'ALLOW_ANY'""",
+    message="{path} mode {mode} is read as REGISTRY_ONLY: set the mode explicitly, knowing it blocks unknown hosts",
+    examples=(_sidecar("default").replace("spec: {egress", "spec: {outboundTrafficPolicy: {}, egress"),
+              _sidecar("default").replace("spec: {egress", "spec: {outboundTrafficPolicy: {mode: ALLOW_ANY}, egress")))
+
+CHECKS = (MSH112, MSH206, MSH207, MSH404, MSH405, MSH508, MSH510)

@@ -567,3 +567,42 @@ spec: {selector: {app: web}, ports: [%s]}
 def test_service_port_protocols_as_kiali_and_istio_read_them(port, expected):
     result = run(service_port(port))
     assert [(v["path"], v["kiali_code"], v["istio_code"]) for v in found(result, "MSH502")] == expected
+
+
+@pytest.mark.parametrize("policy_field, reported", [
+    ("outboundTrafficPolicy: {}, ", True),
+    ("outboundTrafficPolicy: {mode: REGISTRY_ONLY}, ", True),      # the proto default: Kiali cannot tell them apart
+    ("outboundTrafficPolicy: {mode: ALLOW_ANY}, ", False),
+    ("", False),
+])
+def test_an_ambiguous_outbound_traffic_policy_is_kia1007(policy_field, reported):
+    result = run("""
+kind: Sidecar
+metadata: {name: default, namespace: shop}
+spec: {%segress: [{hosts: ["./*"]}]}
+""" % policy_field)
+    assert kiali(result, "MSH510") == ([("shop/default", "spec.outboundTrafficPolicy", "KIA1007")] if reported else [])
+
+
+def test_a_gateway_selector_matching_no_workload_is_kia0302_and_any_namespace_counts():
+    deployment = WORKLOADS_MESH.replace("{app: web, version: v1}", "{istio: edge}")
+    gateway = """
+---
+kind: Gateway
+metadata: {name: gw, namespace: %s}
+spec: {selector: {istio: %s}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [a.example.com]}]}
+"""
+    assert kiali(run(deployment + gateway % ("edge", "missing")), "MSH401") == [("edge/gw", "spec.selector", "KIA0302")]
+    assert not found(run(deployment + gateway % ("other", "edge")), "MSH401")
+
+
+def test_a_sidecar_selector_matching_no_workload_of_its_namespace_is_kia0004():
+    sidecar = """
+---
+kind: Sidecar
+metadata: {name: web, namespace: %s}
+spec: {workloadSelector: {labels: {app: web}}, egress: [{hosts: ["./*"]}]}
+"""
+    assert kiali(run(WORKLOADS_MESH + sidecar % "other"), "MSH404") == [
+        ("other/web", "spec.workloadSelector.labels", "KIA0004")]
+    assert not found(run(WORKLOADS_MESH + sidecar % "shop"), "MSH404")
