@@ -10,9 +10,10 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.
 from ansible_collections.meshops.istio_integrity.tests.unit.plugins.module_utils.test_checks import found, run
 
 
-def verdicts(result, code):
-    """(namespace/name, path, kiali code) of every finding of a check."""
-    return sorted(("%s/%s" % (v["namespace"], v["name"]), v["path"], v["kiali_code"]) for v in found(result, code))
+def kiali(result, *codes):
+    """(namespace/name, path, Kiali code) of every finding of the checks."""
+    return sorted(("%s/%s" % (v["namespace"], v["name"]), v["path"], v["kiali_code"])
+                  for code in codes for v in found(result, code))
 
 
 def related(result, code, name):
@@ -34,7 +35,7 @@ spec: {hosts: [%s], ports: [%s], resolution: DNS%s}
 
 def test_same_host_and_port_with_the_same_protocol_is_kia1211_on_every_party():
     result = run(entry("se1") + entry("se2") + entry("se3", ports=((443, "https"),)))
-    assert verdicts(result, "MSH204") == [("default/se1", "spec.ports[0]", "KIA1211"),
+    assert kiali(result, "MSH204") == [("default/se1", "spec.ports[0]", "KIA1211"),
                                           ("default/se2", "spec.ports[0]", "KIA1211"),
                                           ("default/se3", "spec.ports[0]", "KIA1211")]
     assert related(result, "MSH204", "se1") == ["default/se2", "default/se3"]
@@ -43,7 +44,7 @@ def test_same_host_and_port_with_the_same_protocol_is_kia1211_on_every_party():
 
 def test_one_different_protocol_makes_every_party_kia1212():
     result = run(entry("se1") + entry("se2") + entry("se3", ports=((443, "HTTP"),)))
-    assert [code for _party, _path, code in verdicts(result, "MSH204")] == ["KIA1212"] * 3
+    assert [code for _party, _path, code in kiali(result, "MSH204")] == ["KIA1212"] * 3
     assert {v["istio_code"] for v in found(result, "MSH204")} == {"IST0177"}
 
 
@@ -51,7 +52,7 @@ def test_the_clash_sits_on_the_port_that_clashes_across_namespaces_and_exports()
     # Kiali compares every ServiceEntry of the mesh and reads no exportTo; Istio's IST0177 needs a common namespace.
     result = run(entry("se1", "ns1", ports=((80, "HTTP"), (443, "HTTPS")), extra=", exportTo: [.]")
                  + entry("se2", "ns2", ports=((443, "TLS"),), extra=", exportTo: [.]"))
-    assert verdicts(result, "MSH204") == [("ns1/se1", "spec.ports[1]", "KIA1212"),
+    assert kiali(result, "MSH204") == [("ns1/se1", "spec.ports[1]", "KIA1212"),
                                           ("ns2/se2", "spec.ports[0]", "KIA1212")]
     assert {(v["istio_code"], v["severity"]) for v in found(result, "MSH204")} == {("", "warning")}
     assert related(result, "MSH204", "se1") == ["ns2/se2"]
@@ -60,7 +61,7 @@ def test_the_clash_sits_on_the_port_that_clashes_across_namespaces_and_exports()
 def test_one_shared_host_of_several_is_enough():
     result = run(entry("se1", hosts=("api.example.com", "other.example.com"))
                  + entry("se2", ports=((443, "HTTP"),)))
-    assert verdicts(result, "MSH204") == [("default/se1", "spec.ports[0]", "KIA1212"),
+    assert kiali(result, "MSH204") == [("default/se1", "spec.ports[0]", "KIA1212"),
                                           ("default/se2", "spec.ports[0]", "KIA1212")]
 
 
@@ -110,11 +111,6 @@ kind: ConfigMap
 metadata: {name: istio, namespace: istio-system}
 data: {mesh: "enableAutoMtls: false"}
 """
-
-
-def kiali(result, *codes):
-    return sorted(("%s/%s" % (v["namespace"], v["name"]), v["path"], v["kiali_code"])
-                  for code in codes for v in found(result, code))
 
 
 MTLS_CODES = ("MSH605", "MSH606", "MSH607", "MSH608", "MSH609")
