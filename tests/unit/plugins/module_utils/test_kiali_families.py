@@ -36,8 +36,8 @@ spec: {hosts: [%s], ports: [%s], resolution: DNS%s}
 def test_same_host_and_port_with_the_same_protocol_is_kia1211_on_every_party():
     result = run(entry("se1") + entry("se2") + entry("se3", ports=((443, "https"),)))
     assert kiali(result, "MSH204") == [("default/se1", "spec.ports[0]", "KIA1211"),
-                                          ("default/se2", "spec.ports[0]", "KIA1211"),
-                                          ("default/se3", "spec.ports[0]", "KIA1211")]
+                                       ("default/se2", "spec.ports[0]", "KIA1211"),
+                                       ("default/se3", "spec.ports[0]", "KIA1211")]
     assert related(result, "MSH204", "se1") == ["default/se2", "default/se3"]
     assert {(v["severity"], v["istio_code"]) for v in found(result, "MSH204")} == {("warning", "")}
 
@@ -53,7 +53,7 @@ def test_the_clash_sits_on_the_port_that_clashes_across_namespaces_and_exports()
     result = run(entry("se1", "ns1", ports=((80, "HTTP"), (443, "HTTPS")), extra=", exportTo: [.]")
                  + entry("se2", "ns2", ports=((443, "TLS"),), extra=", exportTo: [.]"))
     assert kiali(result, "MSH204") == [("ns1/se1", "spec.ports[1]", "KIA1212"),
-                                          ("ns2/se2", "spec.ports[0]", "KIA1212")]
+                                       ("ns2/se2", "spec.ports[0]", "KIA1212")]
     assert {(v["istio_code"], v["severity"]) for v in found(result, "MSH204")} == {("", "warning")}
     assert related(result, "MSH204", "se1") == ["ns2/se2"]
 
@@ -62,7 +62,7 @@ def test_one_shared_host_of_several_is_enough():
     result = run(entry("se1", hosts=("api.example.com", "other.example.com"))
                  + entry("se2", ports=((443, "HTTP"),)))
     assert kiali(result, "MSH204") == [("default/se1", "spec.ports[0]", "KIA1212"),
-                                          ("default/se2", "spec.ports[0]", "KIA1212")]
+                                       ("default/se2", "spec.ports[0]", "KIA1212")]
 
 
 @pytest.mark.parametrize("second", [
