@@ -33,8 +33,8 @@ spec:
     - destination: {host: ghost}
 """
 ALL_FORMATS = ["json", "junit", "markdown", "sarif", "github", "gitlab", "html"]
-REPORTS = {"integrity.json", "junit.xml", "summary.md", "integrity.sarif", "github-annotations.txt",
-           "gl-code-quality-report.json", "integrity.html", "graph.json"}
+REPORTS = ("integrity.json", "junit.xml", "summary.md", "integrity.sarif", "github-annotations.txt",
+           "gl-code-quality-report.json", "integrity.html", "graph.json")
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +108,7 @@ def check_lands(installed: Path, repository: Path, playbook: str, variables: Dic
 
 
 def dir_and_files(directory: str, names=REPORTS) -> set:
+    """``directory``, its parents up to the repository, and ``names`` in it, as tree() names them."""
     parts = Path(directory).parts
     return {str(Path(*parts[:index])) for index in range(1, len(parts) + 1)} | {str(Path(directory, n)) for n in names}
 
@@ -156,8 +157,8 @@ def test_sources_baseline_and_base_dir_relative_with_a_stale_pwd(installed, repo
     ({"integrity_report_root": "{collection}"}, "integrity_report_dir (or integrity_report_root)"),
     ({"integrity_report_dir": ""}, "integrity_report_dir (or integrity_report_root) is empty"),
 ], ids=["inside-playbooks", "root-is-the-collection", "empty"])
-def test_a_report_directory_that_cannot_be_used_is_refused_before_anything_is_written(installed, repository,
-                                                                                        variables, named):
+def test_a_report_directory_that_cannot_be_used_is_refused_before_anything_is_written(
+        installed, repository, variables, named):
     variables = {name: value.format(collection=installed) for name, value in variables.items()}
     result = check_lands(installed, repository, "meshops.istio_integrity.integrity_check",
                          dict({"integrity_src": "manifests/", "integrity_report_formats": ALL_FORMATS}, **variables), set())
