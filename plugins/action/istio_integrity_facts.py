@@ -20,6 +20,7 @@ from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.files import manifest_files
+from ansible_collections.meshops.istio_integrity.plugins.plugin_utils.paths import PathError, resolve
 
 GLOB_CHARACTERS = "*?["
 STDIN = "-"
@@ -41,8 +42,14 @@ class ActionModule(ActionBase):
             sources, base_dir = self._resolve_sources(entries)
             if args.get("baseline"):
                 args["baseline"] = self._find(str(args["baseline"]), "baseline")[0][0]
+            # Written on the controller: a relative path is the playbook's, as a copy task's dest would be.
+            graph_file = resolve(str(args["graph_file"]), self._loader.get_basedir(), "graph_file",
+                                 output=True) if args.get("graph_file") else None
         except AnsibleError as error:
             result.update(failed=True, msg=str(error.message))
+            return result
+        except PathError as error:
+            result.update(failed=True, msg=str(error))
             return result
         args["src"] = sources
         if sources:
@@ -50,17 +57,16 @@ class ActionModule(ActionBase):
                 args["base_dir"] = base_dir
             if self._is_remote():
                 args.update(self._copy_to_remote(sources, args.get("base_dir"), args.get("baseline")))
-        graph_file = args.get("graph_file")
         result.update(self._execute_module(module_name=self._task.action, module_args=args, task_vars=task_vars))
         facts = result.get("ansible_facts", {}).get("istio_integrity")
         if graph_file and facts is not None:
-            self._write_graph(facts, os.path.expanduser(str(graph_file)))
+            self._write_graph(facts, graph_file)
         return result
 
     @staticmethod
     def _write_graph(facts: Dict[str, Any], path: str) -> None:
         """The graph goes to a controller file rather than into the job's events."""
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(facts.pop("graph", {"nodes": [], "edges": []}), handle)
         facts["graph_file"] = path

@@ -92,7 +92,9 @@ options:
   graph_file:
     description:
       - Write the graph to this JSON file on the controller instead of returning it in the facts, so that a
-        whole-mesh graph does not go into the job's events; C(graph_file) in the facts names it.
+        whole-mesh graph does not go into the job's events; C(graph_file) in the facts names it (absolute).
+      - A relative path is taken from the playbook's directory, where a C(copy) task's relative C(dest)
+        lands. A path inside an installed copy of this collection is refused.
     type: path
   baseline:
     description:
