@@ -168,6 +168,7 @@ def _go_float_key(number: float) -> str:
 
 
 _RESOLVED: Dict[str, Any] = {}
+_KEYS: Dict[str, str] = {}
 
 
 def plain_value(text: str) -> Any:
@@ -210,8 +211,7 @@ class KubeLoader(BaseLoader):  # type: ignore[misc,valid-type]
                 if key_node.tag == PLAIN_TAG and key_node.value == "<<":
                     self._merge(value, value_node, memo)
                     continue
-                key = key_node.value if key_node.tag == STR_TAG else json_key(self._key(key_node, memo),
-                                                                              key_node.start_mark)
+                key = key_node.value if key_node.tag == STR_TAG else self._key(key_node, memo)
                 value[key] = self._build(value_node, memo)
         else:
             value = memo[id(node)] = []
@@ -219,10 +219,17 @@ class KubeLoader(BaseLoader):  # type: ignore[misc,valid-type]
         memo[id(node)] = value
         return value
 
-    def _key(self, node: Any, memo: Dict[int, Any]) -> Any:
+    def _key(self, node: Any, memo: Dict[int, Any]) -> str:
         if node.__class__ is not ScalarNode:
             raise DecodeError("a map key must be a scalar", node.start_mark)
-        return go_yaml_scalar(node.value) if node.tag == PLAIN_TAG else self._build(node, memo)
+        if node.tag != PLAIN_TAG:
+            return json_key(self._build(node, memo), node.start_mark)
+        key = _KEYS.get(node.value)
+        if key is None:
+            key = json_key(go_yaml_scalar(node.value), node.start_mark)
+            if len(_KEYS) < RESOLVED_CACHE_SIZE:
+                _KEYS[node.value] = key
+        return key
 
     def _merge(self, target: Dict[str, Any], node: Any, memo: Dict[int, Any]) -> None:
         """go-yaml's ``<<``: merged keys overwrite what precedes them; of a list, the earlier mapping wins."""
@@ -256,17 +263,26 @@ def _tagged_scalar(node: Any) -> Any:
 
 # ---- the fast path ------------------------------------------------------------------------------------------
 
-# A scalar starts: at a line's indentation (after any "- "), after ": ", "- ", or inside flow brackets.
-_SCALAR_START = r"(?:^[ \t]*(?:-[ \t]+)*|:[ \t]+|-[ \t]+|[\[{,][ \t]*)"
-_SCALAR_END = r"(?=[ \t]*(?:$|#|[,\]}]|(:)(?:[ \t]|$)))"
-_WORDS = "|".join(re.escape(word) for word in sorted(set(_BOOLS) | set(_SPECIAL_FLOATS) | {"null", "Null", "NULL", "~"},
-                                                     key=len, reverse=True))
-# Anything a YAML 1.2 parser and go-yaml could read differently, in any scalar position.
-_GUARD = re.compile(_SCALAR_START + r"(?:([&*!?|>])|<<|(" + _WORDS + r"|[-+]?[.0-9][0-9a-fA-FxXoObB_.:eE+-]*)"
-                    + _SCALAR_END + ")", re.M)
-# Read the same by both: YAML 1.2 core booleans and nulls, and plain decimals (values only).
-_SAME_VALUES = frozenset(("true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL", "~"))
-_SAFE_DECIMAL = re.compile(r"(?:0|-?[1-9][0-9]{0,17})\Z")
+# A scalar starts after a space, a line break or a flow bracket or comma (after "key: ", "- ", an anchor "&a "),
+# with one of the characters a scalar read differently can start with. (Consuming the delimiter first lets the
+# regular expression engine skip ahead fast.) Aliases repeat what their anchor's text holds: that text is
+# scanned where it stands.
+_SCALAR_START = r"[ \t\n\[{,](?=[yYnNoO.+\-0-9~tTfF!?<])"
+_SCALAR_END = r"(?=[ \t]*(?:$|#|[,\]}]|:(?:[ \t]|$)))"
+# Read the same by both: YAML 1.2 core booleans and nulls, and plain decimals, except as keys.
+_SAME_WORDS = ("true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL", "~")
+_AMBIGUOUS_WORDS = "|".join(re.escape(word) for word in sorted((set(_BOOLS) | set(_SPECIAL_FLOATS)) - set(_SAME_WORDS),
+                                                               key=len, reverse=True))
+_NUMBER_LIKE = r"[-+]?[.0-9][0-9a-fA-FxXoObB_.:eE+-]*"
+_SAFE_DECIMAL = r"(?:0|-?[1-9][0-9]{0,17})"
+_KEY_END = r"(?=[ \t]*:(?:[ \t]|$))"
+# Anything a YAML 1.2 parser and go-yaml could read differently, in any scalar position: tags, complex keys,
+# merge keys, ambiguous words and numbers, non-string keys. (Block scalars are text to both; their lines are
+# scanned all the same: a false alarm only costs the fast path.)
+_GUARD = re.compile(_SCALAR_START + r"(?:[!?]|<<|(?:" + _AMBIGUOUS_WORDS + r")" + _SCALAR_END
+                    + r"|(?!" + _SAFE_DECIMAL + _SCALAR_END + r")" + _NUMBER_LIKE + _SCALAR_END
+                    + r"|(?:" + "|".join(map(re.escape, _SAME_WORDS)) + "|" + _SAFE_DECIMAL + r")" + _KEY_END + ")",
+                    re.M)
 _MARKER = re.compile(r"^(?:---|\.\.\.|%)", re.M)
 _UNUSUAL_BREAKS = re.compile("[\r\x85\u2028\u2029\ufeff]")
 _LIST_KIND = re.compile(r"^kind:[ \t]*['\"]?\w*List\b", re.M)
@@ -280,13 +296,10 @@ def fast_refusal(text: str) -> Optional[str]:
         return "line breaks other than LF, or a byte order mark"
     if _LIST_KIND.search(text):
         return "a List document (its items' lines are read by the PyYAML path)"
-    for match in _GUARD.finditer(text):
-        special, word, key = match.group(1), match.group(2), match.group(3)
-        if special is None and word is not None and key is None and (
-                word in _SAME_VALUES or _SAFE_DECIMAL.match(word)):
-            continue
+    match = _GUARD.search("\n" + text)
+    if match is not None:
         return "scalar %r at line %d is one YAML 1.2 and the API server may read differently" % (
-            match.group(0).strip(" \t-:[{,"), text.count("\n", 0, match.start()) + 1)
+            match.group(0).strip(" \t\n-:[{,"), text.count("\n", 0, match.start()) + 1)
     return None
 
 
@@ -297,7 +310,12 @@ Span = Tuple[int, int, int]
 def document_spans(text: str) -> Optional[List[Span]]:
     """Where each document's root starts, from its plain ``---`` lines; None when the layout is not that simple."""
     lines = text.split("\n")
-    markers = [text.count("\n", 0, match.start()) for match in _MARKER.finditer(text)]
+    markers: List[int] = []
+    line, position = 0, 0
+    for match in _MARKER.finditer(text):
+        line += text.count("\n", position, match.start())
+        position = match.start()
+        markers.append(line)
     for line in markers:
         if lines[line].rstrip(" \t") != "---":
             return None  # '...', directives, or content on the marker line

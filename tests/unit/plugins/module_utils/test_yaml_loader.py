@@ -119,13 +119,20 @@ def test_fast_and_pyyaml_paths_give_the_same_documents_and_places(docs, head, st
 
 
 @pytest.mark.parametrize("text", [
-    "metadata:\n  labels:\n    version: on\n", "a: [1, 0o17]\n", "a: 1e3\n", "80: http\n", "a: &x 1\nb: *x\n",
+    "metadata:\n  labels:\n    version: on\n", "a: [1, 0o17]\n", "a: 1e3\n", "80: http\n", "a: &x on\nb: *x\n", "- &x 017\n",
     "a: !!str 1\n", "<<: {a: 1}\n", "a: 017\n", "a:\n- yes\n", "{a: 1.5}\n", "a: 12345678901234567890\n",
     "kind: List\nitems: []\n", "a: 1\r\nb: 2\r\n", "--- {a: 1}\n", "a: 1\n...\n", "a: 1\n---\n",
 ])
 def test_the_fast_path_refuses_what_it_could_read_differently(text):
     parsed = sources.parse_text("m.yaml", text)
     assert parsed.loader == yaml_loader.PYYAML_LOADER and parsed.fallback
+
+
+def test_the_fast_path_reads_anchors_and_aliases_as_copies_of_the_same_values():
+    text = "a: &labels {app: x, version: v1}\nb: {matchLabels: *labels}\nc: &n 80\nd: *n\n"
+    parsed = sources.parse_text("m.yaml", text)
+    assert parsed.loader == yaml_loader.FAST_LOADER
+    assert parsed.documents[0][1] == sources.parse_text("m.yaml", text, fast=False).documents[0][1]
 
 
 def test_the_fast_path_reads_ordinary_manifests():
