@@ -284,6 +284,8 @@ _GUARD = re.compile(_SCALAR_START + r"(?:[!?]|<<|(?:" + _AMBIGUOUS_WORDS + r")" 
                     + r"|(?:" + "|".join(map(re.escape, _SAME_WORDS)) + "|" + _SAFE_DECIMAL + r")" + _KEY_END + ")",
                     re.M)
 _MARKER = re.compile(r"^(?:---|\.\.\.|%)", re.M)
+# The first line of a document's content: not blank, not a comment; its indentation.
+_CONTENT = re.compile(r"^([ \t]*)[^ \t\n#]", re.M)
 _UNUSUAL_BREAKS = re.compile("[\r\x85\u2028\u2029\ufeff]")
 _LIST_KIND = re.compile(r"^kind:[ \t]*['\"]?\w*List\b", re.M)
 
@@ -309,34 +311,30 @@ Span = Tuple[int, int, int]
 
 def document_spans(text: str) -> Optional[List[Span]]:
     """Where each document's root starts, from its plain ``---`` lines; None when the layout is not that simple."""
-    lines = text.split("\n")
-    markers: List[int] = []
+    markers: List[Tuple[int, int]] = []  # (line of a '---', where the line after it starts)
     line, position = 0, 0
     for match in _MARKER.finditer(text):
         line += text.count("\n", position, match.start())
         position = match.start()
-        markers.append(line)
-    for line in markers:
-        if lines[line].rstrip(" \t") != "---":
+        end = text.find("\n", position)
+        end = len(text) if end < 0 else end
+        if text[position:end].rstrip(" \t") != "---":
             return None  # '...', directives, or content on the marker line
-    bounds = [-1] + markers + [len(lines) - (1 if lines[-1] == "" else 0)]
+        markers.append((line, end + 1))
+    line_count = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
     spans: List[Span] = []
-    for index in range(len(bounds) - 1):
-        start = _first_content(lines, bounds[index] + 1, bounds[index + 1])
-        if start is None:
+    for index, (marker_line, after) in enumerate([(-1, 0)] + markers):
+        next_marker = markers[index][0] if index < len(markers) else line_count
+        content = _CONTENT.search(text, after)
+        start = marker_line + 1 + text.count("\n", after, content.start()) if content else next_marker
+        if start >= next_marker:
             if index == 0 and markers:
                 continue  # comments before the first '---' are not a document
             return None  # an empty document: PyYAML and the fast parser count those differently
-        spans.append((start, len(lines[start]) - len(lines[start].lstrip(" ")), bounds[index + 1]))
+        if "\t" in content.group(1):
+            return None
+        spans.append((start, len(content.group(1)), next_marker))
     return spans
-
-
-def _first_content(lines: List[str], start: int, end: int) -> Optional[int]:
-    for number in range(start, min(end, len(lines))):
-        stripped = lines[number].strip(" \t")
-        if stripped and not stripped.startswith("#"):
-            return number if not lines[number].startswith("\t") else None
-    return None
 
 
 def fast_documents(text: str) -> Tuple[Optional[List[Tuple[Any, Span]]], Optional[str]]:
