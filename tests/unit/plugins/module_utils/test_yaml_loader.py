@@ -163,3 +163,18 @@ def test_the_summary_names_the_loader_and_both_paths_find_the_same(tmp_path):
     assert fast["summary"]["loader"]["files"] == {yaml_loader.FAST_LOADER: 1}
     assert slow["summary"]["loader"]["files"] == {yaml_loader.PYYAML_LOADER: 1}
     assert fast["violations"] == slow["violations"] and fast["violations"]
+
+
+def test_the_benchmark_mesh_gives_the_same_findings_and_locations_on_both_paths(tmp_path):
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    from pathlib import Path  # pylint: disable=import-outside-toplevel
+    spec = importlib.util.spec_from_file_location("bench_engine", Path(__file__).resolve().parents[4] / "bench" / "bench_engine.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.generate(tmp_path / "mesh", 200)
+    runs = [run_integrity(IntegrityRequest(src=[str(tmp_path / "mesh")], base_dir=str(tmp_path), yaml_loader=loader))
+            for loader in ("auto", "pyyaml")]
+    assert runs[0]["summary"]["loader"]["files"] == {yaml_loader.FAST_LOADER: 52}
+    assert runs[0]["summary"]["by_code"] == bench.PLANTED
+    assert runs[0]["violations"] == runs[1]["violations"] and runs[0]["skipped"] == runs[1]["skipped"] == []
+    assert all(violation.get("field_line") for violation in runs[0]["violations"] if violation["path"])
