@@ -401,9 +401,9 @@ def main() -> int:
                 "istioctl findings|files per loader",
                 "%d|%.2f|%.2f|%.2fx|%.0f|%.0f|%.2f|%.0f|%d|%d|%s", side_by_side)
     for size, checks in slowest:
+        listed = ", ".join("%s %.3f s" % (code, seconds) for code, seconds in checks["slowest"])
         print("\nTen slowest checks at %d Services (each query alone; all %d together %.2f s): %s" % (
-            size, checks["checks"], checks["total"], ", ".join("%s %.3f s" % (code, seconds)
-                                                             for code, seconds in checks["slowest"])))
+            size, checks["checks"], checks["total"], listed))
     print_table("Offline integrity check vs. the floor (PyYAML C loader parsing the same files); 'playbook' is the shipped\n"
                 "integrity_check playbook through ansible-playbook with its default options (locations and reports)",
                 "Services|objects|seconds|floor s|ratio to floor|playbook s|playbook ratio|peak MiB|found|planted|exact",

@@ -150,8 +150,8 @@ def json_key(key: Any, mark: Any = None) -> str:
         return str(key)
     if isinstance(key, float):
         return _go_float_key(key)
-    raise DecodeError("a map key of type %s is not supported by the API server" % ("null" if key is None else
-                                                                                  type(key).__name__), mark)
+    type_name = "null" if key is None else type(key).__name__
+    raise DecodeError("a map key of type %s is not supported by the API server" % type_name, mark)
 
 
 def _go_float_key(number: float) -> str:
@@ -352,4 +352,3 @@ def fast_documents(text: str) -> Tuple[Optional[List[Tuple[Any, Span]]], Optiona
     if len(documents) != len(spans):
         return None, "fastyaml-rs found %d documents, the layout %d" % (len(documents), len(spans))
     return list(zip(documents, spans)), None
-

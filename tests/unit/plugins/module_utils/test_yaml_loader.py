@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files as sources
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import yaml_loader
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MeshModel
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import IntegrityRequest, run_integrity
 
 # plain scalar -> what sigs.k8s.io/yaml (go-yaml v2, then JSON) makes of it
@@ -99,8 +98,8 @@ def test_kube_loader_agrees_with_pyyaml_where_the_rules_agree(docs, share):
 
 manifests = st.fixed_dictionaries({
     "apiVersion": st.just("v1"), "kind": st.sampled_from(["Service", "ConfigMap", "VirtualService"]),
-    "metadata": st.fixed_dictionaries({"name": words, "labels": st.dictionaries(words, st.one_of(words, scalars),
-                                                                                 max_size=3)}),
+    "metadata": st.fixed_dictionaries({"name": words,
+                                       "labels": st.dictionaries(words, st.one_of(words, scalars), max_size=3)}),
     "spec": values})
 
 
