@@ -3,9 +3,12 @@
 """`make bench`: the offline integrity check on synthetic meshes of 1k, 10k and 30k Services.
 
 Each mesh: per Service a Deployment, a VirtualService on one of 100 Gateways and a
-DestinationRule, plus planted violations of every code. Reference: the floor of only
-parsing the same files with PyYAML's C loader. Each measurement runs in a fresh
-process so that peak memory (max RSS) is its own.
+DestinationRule, plus planted violations of every code. The reference is istioctl
+(built from the pinned Istio module by tools/istioctl/build.sh) running
+``istioctl analyze --use-kube=false -A`` on the same files, side by side with our module
+through ansible-playbook (fast loader, and the PyYAML fallback), with both peak memories
+(max RSS of the process tree). Also: the floor of only parsing the same files with
+PyYAML's C loader, and the ten slowest checks. Each measurement runs in a fresh process.
 
 The same check is also timed as a user runs it, the shipped playbook through
 ansible-playbook with its default options (locations, reports and all), and run
@@ -206,6 +209,83 @@ def measure(kind: str, directory: str) -> Dict[str, Any]:
     return result
 
 
+def measure_checks(directory: str) -> Dict[str, Any]:
+    """Each check's query alone on the loaded model, slowest first (runs in a fresh process)."""
+    from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue  # pylint: disable=import-outside-toplevel
+    from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MeshModel  # pylint: disable=import-outside-toplevel
+    from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files  # pylint: disable=import-outside-toplevel
+    model = MeshModel()
+    files.load_paths(model, [directory])
+    model.mark_scanned(("PeerAuthentication", "ReferenceGrant", "GatewayClass", "Namespace", "KubernetesGateway"))
+    model.assume_istio_defaults("istio-system")
+    database = model.finish().db
+    parameters = {"domain": model.domain, "root_namespace": "istio-system", "namespaces_scanned": 0}
+    seconds = {}
+    for check in catalogue.CATALOGUE:
+        started = time.perf_counter()
+        database.execute(check.sql, parameters).fetchall()
+        seconds[check.code] = time.perf_counter() - started
+    return {"slowest": sorted(seconds.items(), key=lambda item: -item[1])[:10], "total": sum(seconds.values()),
+            "checks": len(seconds), "seconds": sum(seconds.values())}
+
+
+def timed(command: List[str], **options: Any) -> Dict[str, Any]:
+    """Wall time and peak memory (the largest max RSS in the process tree, as wait4 reports it) of a command."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **options)
+    stdout, stderr = process.communicate()
+    seconds = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"seconds": seconds, "peak_mib": usage.ru_maxrss / 1024, "rc": process.returncode,
+            "stdout": stdout.decode("utf-8", "replace"), "stderr": stderr.decode("utf-8", "replace")}
+
+
+def isolated(kind: str, *arguments: str) -> Dict[str, Any]:
+    """One ``timed`` measurement in a fresh Python process, so its peak memory is its own."""
+    return json.loads(subprocess.run([sys.executable, __file__, "--timed", kind] + list(arguments), check=True,
+                                     capture_output=True, text=True).stdout)
+
+
+def run_timed(kind: str, directory: str) -> Dict[str, Any]:
+    """istioctl or our module (auto or pyyaml loader) through ansible-playbook, on the mesh's files."""
+    if kind == "istioctl":
+        istioctl = subprocess.run(["bash", str(REPO / "tools" / "istioctl" / "build.sh")], check=True,
+                                  capture_output=True, text=True).stdout.strip()
+        paths = sorted(str(path) for path in Path(directory).glob("*.yaml"))
+        result = timed([istioctl, "analyze", "--use-kube=false", "-A"] + paths)
+        codes: Dict[str, int] = {}
+        for line in result["stdout"].splitlines():
+            if line.startswith(("Error [", "Warning [", "Info [")):
+                code = line.split("[", 1)[1].split("]", 1)[0]
+                codes[code] = codes.get(code, 0) + 1
+        return {"seconds": result["seconds"], "peak_mib": result["peak_mib"], "by_code": codes}
+    with tempfile.TemporaryDirectory(prefix="meshops-bench-") as workdir:
+        playbook = Path(workdir) / "check.yml"
+        playbook.write_text(json.dumps([{"name": "Check", "hosts": "localhost", "connection": "local",
+                                         "gather_facts": False, "tasks": [{
+                                             "name": "Collect integrity facts",
+                                             "meshops.istio_integrity.istio_integrity_facts": {
+                                                 "src": directory, "yaml_loader": kind}}]}]))
+        # The facts reach the bench through Ansible's JSON fact cache: no second task to time.
+        env = dict(playbook_env(), ANSIBLE_CACHE_PLUGIN="ansible.builtin.jsonfile",
+                   ANSIBLE_CACHE_PLUGIN_CONNECTION=str(Path(workdir) / "facts"))
+        result = timed([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(playbook)],
+                       cwd=workdir, env=env)
+        if result["rc"] != 0:
+            raise RuntimeError("ansible-playbook failed: %s" % result["stdout"][-2000:])
+        (cached,) = (Path(workdir) / "facts").glob("*localhost")
+        facts = json.loads(cached.read_text())
+        if "__payload__" in facts:  # ansible-core 2.19 wraps what it caches
+            facts = json.loads(facts["__payload__"])
+        summary = facts["istio_integrity"]["summary"]
+    return {"seconds": result["seconds"], "peak_mib": result["peak_mib"], "by_code": summary["by_code"],
+            "loader": summary["loader"]["files"], "complete": summary["complete"]}
+
+
+def best_timed(kind: str, directory: Path, repeat: int) -> Dict[str, Any]:
+    return min((isolated(kind, str(directory)) for _run in range(repeat)), key=lambda run: run["seconds"])
+
+
 def playbook_env() -> Dict[str, str]:
     return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"), ANSIBLE_LOCALHOST_WARNING="False",
                 ANSIBLE_INVENTORY_UNPARSED_WARNING="False", ANSIBLE_PYTHON_INTERPRETER=sys.executable)
@@ -270,18 +350,38 @@ def print_table(title: str, headers: str, row_format: str, rows: List[tuple]) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--measure", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--timed", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs per measurement")
+    parser.add_argument("--side-by-side-only", action="store_true", help="only the table against istioctl")
     parser.add_argument("--sizes", type=int, nargs="*", default=list(SIZES))
     parser.add_argument("--workdir", type=Path, default=REPO / "build" / "bench")
     parser.add_argument("--no-playbook", action="store_true", help="skip the ansible-playbook and ansible-runner runs")
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(*args.measure)))
+        print(json.dumps(measure(*args.measure) if args.measure[0] != "checks" else measure_checks(args.measure[1])))
         return 0
-    rows, failures, job_events, html_reports = [], [], [], []
+    if args.timed:
+        print(json.dumps(run_timed(*args.timed)))
+        return 0
+    rows, failures, job_events, html_reports, side_by_side, slowest = [], [], [], [], [], []
     for size in args.sizes:
         directory = args.workdir / ("mesh-%d" % size)
         if not (directory / "planted.yaml").exists():
             generate(directory, size)
+        ours, fallback = best_timed("auto", directory, args.repeat), best_timed("pyyaml", directory, args.repeat)
+        istioctl = best_timed("istioctl", directory, args.repeat)
+        for name, run in (("fast loader", ours), ("PyYAML fallback", fallback)):
+            if run["by_code"] != PLANTED or not run["complete"]:
+                failures.append("%d Services, %s: found %s, planted %s" % (size, name, run["by_code"], PLANTED))
+        if ours["by_code"] != fallback["by_code"]:
+            failures.append("%d Services: the two loader paths disagree" % size)
+        side_by_side.append((size, ours["seconds"], istioctl["seconds"], ours["seconds"] / istioctl["seconds"],
+                             ours["peak_mib"], istioctl["peak_mib"], fallback["seconds"], fallback["peak_mib"],
+                             sum(ours["by_code"].values()), sum(istioctl["by_code"].values()),
+                             "+".join("%s %d" % (name.split()[0], count) for name, count in sorted(ours["loader"].items()))))
+        slowest.append((size, run_measure("checks", directory, repeat=1)))
+        if args.side_by_side_only:
+            continue
         floor, engine = run_measure("floor", directory), run_measure("engine", directory)
         exact = engine["by_code"] == PLANTED and engine["complete"]
         if not exact:
@@ -294,6 +394,16 @@ def main() -> int:
             job_events.append((size, engine["objects"], measure_job_events(directory)))
         if size <= 10000:
             html_reports.append((size, engine["objects"], run_measure("html", directory, repeat=1)))
+    print_table("Side by side with istioctl analyze --use-kube=false -A on the same files (best of %d; peak = max RSS of\n"
+                "the process tree). 'ours' is istio_integrity_facts through ansible-playbook with default options;\n"
+                "istioctl drops Services and workloads from files, so it reports fewer findings" % args.repeat,
+                "Services|ours s|istioctl s|ratio|ours MiB|istioctl MiB|PyYAML fallback s|fallback MiB|our findings|"
+                "istioctl findings|files per loader",
+                "%d|%.2f|%.2f|%.2fx|%.0f|%.0f|%.2f|%.0f|%d|%d|%s", side_by_side)
+    for size, checks in slowest:
+        listed = ", ".join("%s %.3f s" % (code, seconds) for code, seconds in checks["slowest"])
+        print("\nTen slowest checks at %d Services (each query alone; all %d together %.2f s): %s" % (
+            size, checks["checks"], checks["total"], listed))
     print_table("Offline integrity check vs. the floor (PyYAML C loader parsing the same files); 'playbook' is the shipped\n"
                 "integrity_check playbook through ansible-playbook with its default options (locations and reports)",
                 "Services|objects|seconds|floor s|ratio to floor|playbook s|playbook ratio|peak MiB|found|planted|exact",
@@ -309,6 +419,7 @@ def main() -> int:
     by_size = {row[0]: row for row in rows}
     if 1000 in by_size and 10000 in by_size:
         print("\nGrowth 1k -> 10k Services: %.1fx time (bar: at most 12x)" % (by_size[10000][2] / by_size[1000][2]))
+    print("Target: ours at most 1/3 of istioctl's time (ratio <= 0.33x) at 10k and 30k Services, peak memory no higher.")
     print("Bars: ratio to floor at 10k at most 1.5x; playbook ratio at 30k at most 1.5x; peak memory at 30k under 1024 MiB;\n"
           "found == planted at every size; largest job event well under 700 kB.")
     for failure in failures:

@@ -173,10 +173,21 @@ options:
     default: [kube-system, kube-public, kube-node-lease, local-path-storage]
   include_objects:
     description:
-      - Return the list of checked objects in C(istio_integrity.objects) (used for JUnit reports).
-      - Turn off for very large meshes when only the violations matter.
+      - Return the list of checked objects in C(istio_integrity.objects) (a JUnit test case per passing object).
+      - Off by default so that the result of a large mesh stays small for AWX's job events and for facts; the
+        findings, the counts in C(summary) and the repair plan are returned either way.
     type: bool
-    default: true
+    default: false
+  yaml_loader:
+    description:
+      - How manifest files are parsed. Either way a value is what the Kubernetes API server decodes (an unquoted
+        V(on) is a boolean, V(1e2) the number 100, V(0o17) the number 15, a date a string).
+      - V(auto) uses the fast parser (the optional Python package C(fastyaml-rs)) for every file it reads exactly
+        as the API server does, and PyYAML for the rest; V(pyyaml) uses PyYAML for every file.
+      - C(summary.loader) says which parser read how many files.
+    type: str
+    default: auto
+    choices: [auto, pyyaml]
   max_file_size:
     description:
       - Files larger than this many bytes are skipped and reported.
@@ -250,6 +261,8 @@ ansible_facts:
             - C(consistent) is true only for a C(complete) scan with no error and no warning.
             - C(notes) says which optional kinds (Namespaces, GatewayClasses, Gateway API kinds on a cluster
               without the Gateway API, Istio's security policies) a live scan could not read.
+            - C(loader) says which YAML parser read how many files (C(files)), the fast one available (C(fast), null
+              when C(fastyaml-rs) is not installed), and for the first few files it did not read, why (C(fallbacks)).
           returned: always
           type: dict
           sample:
@@ -266,6 +279,7 @@ ansible_facts:
             by_code: {MSH101: 1, MSH106: 1}
             scanned: {DestinationRule: 3, Gateway: 1, Service: 3, VirtualService: 2}
             skipped_documents: 0
+            loader: {fast: fastyaml-rs 0.7.0, files: {fastyaml-rs 0.7.0: 12}, fallbacks: []}
         violations:
           description:
             - One entry per violation and offending field, errors first, on the object Istio reports it on.
@@ -382,7 +396,8 @@ def main() -> None:
         checks=dict(type="list", elements="str", default=[]),
         skip_checks=dict(type="list", elements="str", default=[]),
         gateway_selector=dict(type="dict", default={"istio": "ingressgateway"}),
-        include_objects=dict(type="bool", default=True),
+        include_objects=dict(type="bool", default=False),
+        yaml_loader=dict(type="str", default="auto", choices=["auto", "pyyaml"]),
         istio_namespace=dict(type="str", default="istio-system"),
         assume_istio_defaults=dict(type="bool", default=True),
         system_namespaces=dict(type="list", elements="str",

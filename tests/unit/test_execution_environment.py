@@ -20,4 +20,5 @@ def test_ansible_builder_create_succeeds(tmp_path):
     assert "ansible-core>=2.19,<2.20" in containerfile
     build = tmp_path / "context" / "_build"
     assert "kubernetes==" in (build / "requirements.txt").read_text()
+    assert "fastyaml-rs==" in (build / "requirements.txt").read_text()
     assert "meshops.istio_integrity" in (build / "requirements.yml").read_text()

@@ -46,7 +46,9 @@ class IntegrityRequest:
     istio_namespace: str = DEFAULT_ISTIO_NAMESPACE
     system_namespaces: List[str] = field(default_factory=lambda: list(DEFAULT_SYSTEM_NAMESPACES))
     assume_istio_defaults: bool = True
-    include_objects: bool = True
+    include_objects: bool = False
+    # auto: the fast parser for the files it reads exactly as the API server does; pyyaml: PyYAML for all.
+    yaml_loader: str = "auto"
     max_file_size: int = sources.DEFAULT_MAX_FILE_SIZE
     page_size: int = 500
     # Manifest text read from standard input, checked as a file named ``stdin``.
@@ -176,10 +178,12 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
         sources.load_object(model, report, obj, "rendered#%d" % (index + 1), index + 1)
     try:
         if request.content is not None:
-            sources.add_parsed(model, report, sources.parse_text(STDIN, request.content))
+            sources.add_parsed(model, report, sources.parse_text(STDIN, request.content,
+                                                                 fast=request.yaml_loader != "pyyaml"))
         if request.src:
             try:
-                sources.load_paths(model, request.src, request.max_file_size, report)
+                sources.load_paths(model, request.src, request.max_file_size, report,
+                                   fast=request.yaml_loader != "pyyaml")
             except sources.SourceError as error:
                 raise RunError(str(error)) from None
         notes: List[str] = []
@@ -192,7 +196,7 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
                 # What every Istio install has is not in the files: assume it, as istioctl does offline.
                 model.assume_istio_defaults(request.istio_namespace)
         for entry in report.skipped:
-            entry["source"] = locator.display_source(entry["source"])
+            _locate_skip(locator, entry)
         incomplete += ["%s%s: %s" % (entry["source"], _document(entry), entry["reason"]) for entry in report.skipped]
         result = engine.analyze(model, codes=codes, scanned_namespaces=scanned_namespaces,
                                 incomplete_reasons=incomplete, skipped_documents=len(report.skipped),
@@ -201,6 +205,7 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
                                 system_namespaces=request.system_namespaces,
                                 istio_namespace=request.istio_namespace, suppress=rules)
         result["summary"]["notes"] = notes
+        result["summary"]["loader"] = report.loader_summary()
         if request.graph != "none":
             result["graph"] = mesh_graph(model, result["violations"], request.graph)
     finally:
@@ -217,6 +222,16 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
                          "istio_code": check.istio_code, "kiali_code": check.kiali_code}
                         for check in catalogue.CATALOGUE if check.code in codes]
     return result
+
+
+def _locate_skip(locator: Locator, entry: Dict[str, Any]) -> None:
+    """A skipped document's reason leads with file:line:col of the field at fault, as findings do."""
+    field_path = entry.pop("field", None)
+    location = locator.locate(entry["source"], field_path) if field_path else None
+    if location is not None:
+        entry["reason"] = "%s:%d:%d: %s" % (location["file"], location.get("field_line", location["line"]),
+                                            location.get("field_column", location["column"]), entry["reason"])
+    entry["source"] = locator.display_source(entry["source"])
 
 
 def _document(entry: Dict[str, Any]) -> str:

@@ -1,33 +1,19 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) meshops.istio_integrity contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reading, server-side applying and deleting the kinds a meshservice owns."""
+"""Reading, server-side applying and deleting objects of the kinds a caller names (what they are is the caller's)."""
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import KubernetesAPI, NotFound, namespaced_path
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.live import istio_base
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
-    DISPLAY_KINDS, GATEWAY_API_GROUP, KUBERNETES_GATEWAY, MANAGED_BY_LABEL, MANAGED_BY_VALUE, modelled_kind)
 
 FIELD_MANAGER = "meshops-istio-integrity"
 APPLY_PATCH = "application/apply-patch+yaml"
-GATEWAY_API = "/apis/%s/v1" % GATEWAY_API_GROUP
-# The model's kind -> (API base, plural); "istio" resolves to the served networking.istio.io version.
-KINDS: Dict[str, Tuple[str, str]] = {
-    "Service": ("/api/v1", "services"),
-    "Gateway": ("istio", "gateways"),
-    "VirtualService": ("istio", "virtualservices"),
-    "DestinationRule": ("istio", "destinationrules"),
-    "ServiceEntry": ("istio", "serviceentries"),
-    KUBERNETES_GATEWAY: (GATEWAY_API, "gateways"),
-    "HTTPRoute": (GATEWAY_API, "httproutes"),
-}
-# Rendered with api: gateway-api only: an account without rights to them can still run Istio-only tasks.
-GATEWAY_API_OWNED_KINDS = (KUBERNETES_GATEWAY, "HTTPRoute")
+# Where a kind is served: an API base path, or a function finding it on the cluster (called once).
+Base = Union[str, Callable[[KubernetesAPI], str]]
 # Written by the server, not by us: left out when comparing before and after.
 _SERVER_METADATA = ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp", "selfLink")
 
@@ -47,16 +33,24 @@ def comparable(obj: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
 
 
 class ResourceClient:
-    def __init__(self, api: KubernetesAPI) -> None:
+    """Objects of the kinds in ``kinds`` (kind -> (base, plural)); ``kind_of`` names an object's kind in that table,
+    ``complete`` fills in what a list leaves out of its items (their kind and apiVersion)."""
+
+    def __init__(self, api: KubernetesAPI, kinds: Dict[str, Tuple[Base, str]],
+                 kind_of: Callable[[Dict[str, Any]], str] = lambda obj: obj["kind"],
+                 complete: Callable[[str, Dict[str, Any]], None] = lambda kind, item: None) -> None:
         self.api = api
-        self._istio: Optional[str] = None
+        self.kinds = kinds
+        self.kind_of = kind_of
+        self.complete = complete
+        self._bases: Dict[str, str] = {}
 
     def _base(self, kind: str) -> Tuple[str, str]:
-        base, plural = KINDS[kind]
-        if base == "istio":
-            if self._istio is None:
-                self._istio = istio_base(self.api)
-            base = self._istio
+        base, plural = self.kinds[kind]
+        if callable(base):
+            if kind not in self._bases:
+                self._bases[kind] = base(self.api)
+            return self._bases[kind], plural
         return base, plural
 
     def path(self, kind: str, namespace: Optional[str], name: Optional[str] = None) -> str:
@@ -67,7 +61,7 @@ class ResourceClient:
     def get(self, obj: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         metadata = obj["metadata"]
         try:
-            return self.api.request("GET", self.path(resource_kind(obj), metadata["namespace"], metadata["name"]))
+            return self.api.request("GET", self.path(self.kind_of(obj), metadata["namespace"], metadata["name"]))
         except NotFound:
             return None
 
@@ -77,7 +71,7 @@ class ResourceClient:
         query: List[Tuple[str, Any]] = [("fieldManager", FIELD_MANAGER), ("force", "true" if force else "false")]
         if dry_run:
             query.append(("dryRun", "All"))
-        return self.api.request("PATCH", self.path(resource_kind(obj), metadata["namespace"], metadata["name"]),
+        return self.api.request("PATCH", self.path(self.kind_of(obj), metadata["namespace"], metadata["name"]),
                                 query=query, body=obj, content_type=APPLY_PATCH)
 
     def delete(self, obj: Dict[str, Any], dry_run: bool) -> None:
@@ -87,27 +81,20 @@ class ResourceClient:
             options["dryRun"] = ["All"]
         try:
             metadata = obj["metadata"]
-            self.api.request("DELETE", self.path(resource_kind(obj), metadata["namespace"], metadata["name"]),
+            self.api.request("DELETE", self.path(self.kind_of(obj), metadata["namespace"], metadata["name"]),
                              body=options)
         except NotFound:
             pass
 
-    def owned(self, kind: str, page_size: int = 500, namespace: Optional[str] = None) -> Iterator[Dict[str, Any]]:
-        """Every object of a kind carrying our managed-by label, in one namespace or (None) in every one;
-        none when the cluster does not serve the kind (a cluster without the Gateway API)."""
+    def labelled(self, kind: str, selector: str, page_size: int = 500,
+                 namespace: Optional[str] = None) -> Iterator[Dict[str, Any]]:
+        """Every object of a kind matching a label selector, in one namespace or (None) in every one;
+        none when the cluster does not serve the kind."""
         base, plural = self._base(kind)
-        selector = "%s=%s" % (MANAGED_BY_LABEL, MANAGED_BY_VALUE)
         try:
             for item in self.api.list_pages(namespaced_path(base, namespace, plural), page_size,
                                             label_selector=selector):
-                item.setdefault("kind", DISPLAY_KINDS.get(kind, kind))
-                if kind == KUBERNETES_GATEWAY:
-                    item.setdefault("apiVersion", GATEWAY_API_GROUP + "/v1")
+                self.complete(kind, item)
                 yield item
         except NotFound:
             return
-
-
-def resource_kind(obj: Dict[str, Any]) -> str:
-    """The model's kind of a manifest (``KubernetesGateway`` for the Gateway API's Gateway)."""
-    return modelled_kind(obj) or obj["kind"]

@@ -24,8 +24,9 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservic
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import render, render_gatewayapi
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import (
     ClusterError, Conflict, Forbidden, Invalid, KubernetesAPI)
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.resources import (
-    GATEWAY_API_OWNED_KINDS, KINDS, ResourceClient, comparable, resource_kind)
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.resources import comparable
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.owned import (
+    GATEWAY_API_OWNED_KINDS, KINDS, OwnedResources, resource_kind)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.hosts import resolve_host
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import IntegrityRequest, RunError, run_integrity
 
@@ -193,7 +194,7 @@ class MeshServiceApplier:
         self.options = options
         self.params = params
         self.desired = desired
-        self.resources = ResourceClient(KubernetesAPI(options.connection))
+        self.resources = OwnedResources(KubernetesAPI(options.connection))
         self.warnings: List[str] = []
         self.integrity: Dict[str, Any] = {"mode": options.integrity, "new_violations": []}
 

@@ -18,8 +18,8 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservic
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import (
     Conflict, Forbidden, KubernetesAPI, NotFound, namespaced_path)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.spec import MESHSERVICE_API_VERSION
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.resources import (
-    GATEWAY_API_OWNED_KINDS, KINDS, ResourceClient)
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.owned import (
+    GATEWAY_API_OWNED_KINDS, KINDS, OwnedResources)
 
 FINALIZER = "meshops.io/meshservice-cleanup"
 MERGE_PATCH = "application/merge-patch+json"
@@ -153,7 +153,7 @@ def apply_result_for(applied: Dict[str, Any], namespace: str, name: str) -> Dict
 def owned_index(api: KubernetesAPI) -> Dict[Tuple[str, str], Set[str]]:
     """(namespace, name) of each meshservice -> the objects rendered from it, found by the labels every
     rendered object carries (one list call per kind, whatever the number of MeshServices)."""
-    client = ResourceClient(api)
+    client = OwnedResources(api)
     index: Dict[Tuple[str, str], Set[str]] = {}
     for kind in KINDS:
         try:

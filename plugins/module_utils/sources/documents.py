@@ -27,6 +27,15 @@ def _type_name(value: Any) -> str:
     return {dict: "mapping", list: "list", str: "string", bool: "boolean"}.get(type(value), type(value).__name__)
 
 
+def _not_a_string(value: Any) -> str:
+    """Why a value is not the string a field needs; an unquoted ``on`` or ``1.10`` is the usual cause."""
+    problem = "expected a string, got %s" % _type_name(value)
+    if isinstance(value, (bool, int, float)):
+        problem += " (the API server reads this unquoted YAML value as a %s, not a string: quote it)" % (
+            _type_name(value))
+    return problem
+
+
 def mapping(parent: Dict[str, Any], key: str, path: str) -> Dict[str, Any]:
     """A mapping field; absent or null is an empty mapping."""
     value = parent.get(key)
@@ -64,7 +73,7 @@ def text(parent: Dict[str, Any], key: str, path: str, required: bool = False) ->
             raise InvalidDocument(_join(path, key), "is required")
         return None
     if not isinstance(value, str):
-        raise InvalidDocument(_join(path, key), "expected a string, got %s" % _type_name(value))
+        raise InvalidDocument(_join(path, key), _not_a_string(value))
     return value
 
 
@@ -73,7 +82,7 @@ def texts(parent: Dict[str, Any], key: str, path: str) -> List[str]:
     items = sequence(parent, key, path)
     for index, item in enumerate(items):
         if not isinstance(item, str):
-            raise InvalidDocument("%s[%d]" % (_join(path, key), index), "expected a string, got %s" % _type_name(item))
+            raise InvalidDocument("%s[%d]" % (_join(path, key), index), _not_a_string(item))
     return items
 
 
@@ -88,13 +97,15 @@ def integer(parent: Dict[str, Any], key: str, path: str) -> Optional[int]:
 
 
 def labels(parent: Dict[str, Any], key: str, path: str) -> Dict[str, str]:
-    """A label map: string keys, scalar values rendered as text."""
+    """A label map (string to string, as the API server requires; null is the empty string)."""
     value = mapping(parent, key, path)
     result = {}
     for label, label_value in value.items():
-        if isinstance(label_value, (dict, list)):
-            raise InvalidDocument("%s.%s" % (_join(path, key), label), "expected a string, got %s" % _type_name(label_value))
-        result[str(label)] = "" if label_value is None else str(label_value)
+        if label_value is None:
+            label_value = ""
+        elif not isinstance(label_value, str):
+            raise InvalidDocument("%s.%s" % (_join(path, key), label), _not_a_string(label_value))
+        result[str(label)] = label_value
     return result
 
 

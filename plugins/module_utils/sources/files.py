@@ -19,7 +19,7 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import DuplicateObject, MeshModel
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import parallel
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.yaml_loader import FastSafeLoader
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import yaml_loader
 
 try:
     import yaml
@@ -30,6 +30,9 @@ except ImportError as import_error:
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_MAX_FILE_SIZE = 16 * 1024 * 1024
+# Why files were not read by the fast loader: the first few are enough to act on.
+MAX_FALLBACKS_SHOWN = 5
+UNDECODABLE = "the API server cannot decode this document"
 
 
 class SourceError(ValueError):
@@ -58,11 +61,20 @@ class LoadReport:
         self.ignored_kinds: Dict[str, int] = {}
         self.skipped: List[Dict[str, Any]] = []
         self.places: Dict[str, Place] = {}
+        # Files read by each loader, and why the fast one was not used for the others (first few).
+        self.loaders: Dict[str, int] = {}
+        self.fallbacks: List[str] = []
 
-    def skip(self, source: str, reason: str, document: Optional[int] = None) -> None:
+    def loader_summary(self) -> Dict[str, Any]:
+        return {"fast": yaml_loader.FAST_LOADER, "files": dict(self.loaders), "fallbacks": self.fallbacks}
+
+    def skip(self, source: str, reason: str, document: Optional[int] = None, field: Optional[str] = None) -> None:
+        """Record a skipped document; ``field`` is the path of the field at fault, to locate it."""
         entry: Dict[str, Any] = {"source": source, "reason": reason}
         if document is not None:
             entry["document"] = document
+        if field:
+            entry["field"] = field
         self.skipped.append(entry)
 
     def ignore(self, kind: Any) -> None:
@@ -130,7 +142,7 @@ def load_object(model: MeshModel, report: LoadReport, obj: Any, source: str, doc
     try:
         modelled = model.add(obj, source)
     except InvalidDocument as error:
-        report.skip(source, "%s: %s" % (kind, error), document)
+        report.skip(source, "%s: %s" % (kind, error), document, error.path)
         return
     except DuplicateObject as error:
         report.skip(source, str(error), document)
@@ -140,14 +152,17 @@ def load_object(model: MeshModel, report: LoadReport, obj: Any, source: str, doc
 
 
 class ParsedFile(NamedTuple):
-    """One file, decoded: (number, object, place, List item starts) per document, and why the rest was not."""
+    """One file, decoded: (number, object, place, List item starts) per document, and why the rest was not;
+    which loader read it, and why not the fast one."""
 
     path: str
     documents: List[Tuple[int, Any, Place, List[Tuple[int, int]]]]
     problems: List[Tuple[str, Optional[int]]]
+    loader: str = yaml_loader.PYYAML_LOADER
+    fallback: Optional[str] = None
 
 
-def parse_file(path: str, max_file_size: int) -> ParsedFile:
+def parse_file(path: str, max_file_size: int, fast: bool = True) -> ParsedFile:
     """Decode every document of a file; a problem ends the file (the parser cannot resynchronise)."""
     parsed = ParsedFile(path, [], [])
     size = os.path.getsize(path)
@@ -160,18 +175,38 @@ def parse_file(path: str, max_file_size: int) -> ParsedFile:
     except (OSError, UnicodeDecodeError) as error:
         parsed.problems.append(("cannot read file: %s" % error, None))
         return parsed
-    return parse_text(path, text)
+    return parse_text(path, text, fast)
 
 
-def parse_text(name: str, text: str) -> ParsedFile:
-    """Decode every document of a text named ``name`` (a file, or ``stdin``)."""
-    parsed = ParsedFile(name, [], [])
+def parse_text(name: str, text: str, fast: bool = True) -> ParsedFile:
+    """Decode every document of a text named ``name`` (a file, or ``stdin``), with the API server's values.
+
+    The fast parser reads it when it is installed, ``fast`` and the text is one it reads exactly as the
+    API server does; PyYAML otherwise, with the same result.
+    """
+    if not fast:
+        return _parse_with_pyyaml(name, text, "the PyYAML loader was asked for")
+    documents, refusal = yaml_loader.fast_documents(text)
+    if documents is None:
+        return _parse_with_pyyaml(name, text, refusal)
+    parsed = ParsedFile(name, [], [], yaml_loader.FAST_LOADER or "")
+    for number, (obj, (line, column, last_line)) in enumerate(documents, 1):
+        parsed.documents.append((number, obj, Place(name, number, line, column, line, column, last_line), []))
+    return parsed
+
+
+def _parse_with_pyyaml(name: str, text: str, fallback: Optional[str]) -> ParsedFile:
+    parsed = ParsedFile(name, [], [], yaml_loader.PYYAML_LOADER, fallback)
     number = 0
-    loader = FastSafeLoader(text)
+    loader = yaml_loader.KubeLoader(text)
     try:
         while loader.check_data():
-            obj = loader.get_data()
-            number += 1
+            number += 1  # from here on, a problem is in this document
+            try:
+                obj = loader.get_data()
+            except yaml_loader.DecodeError as error:
+                parsed.problems.append(("%s: %s" % (UNDECODABLE, error), number))
+                continue
             node = loader.document_node
             start = node.start_mark
             place = Place(name, number, start.line, start.column, start.line, start.column, node.end_mark.line)
@@ -180,29 +215,37 @@ def parse_text(name: str, text: str) -> ParsedFile:
             parsed.documents.append((number, obj, place, item_starts))
     except yaml.YAMLError as error:
         parsed.problems.append(("invalid YAML (this and any later documents skipped): %s" % _yaml_problem(error),
-                                number + 1))
+                                _failing(parsed, number)))
     except RecursionError:
-        parsed.problems.append(("document nests too deeply to be a Kubernetes object", number + 1))
+        parsed.problems.append(("document nests too deeply to be a Kubernetes object", _failing(parsed, number)))
     finally:
         loader.dispose()
     return parsed
 
 
+def _failing(parsed: ParsedFile, number: int) -> int:
+    """The document a parse problem is in: the one being read, or the next when the last one was complete."""
+    done = parsed.documents[-1][0] if parsed.documents else 0
+    problem = parsed.problems[-1][1] if parsed.problems else 0
+    return number if number > max(done, problem or 0) else number + 1
+
+
 def _plain(parsed: ParsedFile) -> Any:
     """A parsed file as builtin types only, to cross a process boundary."""
     return (parsed.path, [(number, obj, tuple(place), starts) for number, obj, place, starts in parsed.documents],
-            parsed.problems)
+            parsed.problems, parsed.loader, parsed.fallback)
 
 
 def _from_plain(plain: Any) -> ParsedFile:
-    path, documents, problems = plain
-    return ParsedFile(path, [(number, obj, Place(*place), starts) for number, obj, place, starts in documents], problems)
+    path, documents, problems, loader, fallback = plain
+    return ParsedFile(path, [(number, obj, Place(*place), starts) for number, obj, place, starts in documents], problems,
+                      loader, fallback)
 
 
-def parse_files(paths: List[str], max_file_size: int) -> Iterator[ParsedFile]:
+def parse_files(paths: List[str], max_file_size: int, fast: bool = True) -> Iterator[ParsedFile]:
     """Every file parsed, in order; on two or more CPUs, big loads are parsed by two processes."""
     sizes = [_size(path) for path in paths]
-    return parallel.ordered_map(lambda path: parse_file(path, max_file_size), paths, sizes, _plain, _from_plain)
+    return parallel.ordered_map(lambda path: parse_file(path, max_file_size, fast), paths, sizes, _plain, _from_plain)
 
 
 def _size(path: str) -> int:
@@ -215,9 +258,14 @@ def _size(path: str) -> int:
 def add_parsed(model: MeshModel, report: LoadReport, parsed: ParsedFile) -> None:
     """Model a decoded file, in document order."""
     report.files += 1
+    report.loaders[parsed.loader] = report.loaders.get(parsed.loader, 0) + 1
+    if parsed.fallback and len(report.fallbacks) < MAX_FALLBACKS_SHOWN:
+        report.fallbacks.append("%s: %s" % (parsed.path, parsed.fallback))
     for number, obj, place, item_starts in parsed.documents:
         load_object(model, report, obj, "%s#%d" % (parsed.path, number), number, place, item_starts)
     for reason, document in parsed.problems:
+        if reason.startswith(UNDECODABLE):
+            report.documents += 1  # read, but not an object
         report.skip(parsed.path, reason, document)
 
 
@@ -240,9 +288,9 @@ def _yaml_problem(error: Exception) -> str:
 
 
 def load_paths(model: MeshModel, paths: List[str], max_file_size: int = DEFAULT_MAX_FILE_SIZE,
-               report: Optional[LoadReport] = None) -> LoadReport:
+               report: Optional[LoadReport] = None, fast: bool = True) -> LoadReport:
     """Load every manifest under ``paths`` into the model, recording into ``report`` (a new one by default)."""
     report = report if report is not None else LoadReport()
-    for parsed in parse_files(list(manifest_files(paths)), max_file_size):
+    for parsed in parse_files(list(manifest_files(paths)), max_file_size, fast):
         add_parsed(model, report, parsed)
     return report
