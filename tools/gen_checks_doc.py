@@ -48,7 +48,9 @@ How references resolve, for every check:
 - **Workloads**: Pods, or the pod templates of Deployments, StatefulSets, DaemonSets, ReplicaSets and Jobs
   in files. Checking files, Istio's default ingress gateway (`istio: ingressgateway` and its Service, in the
   control-plane namespace) is assumed, as `istioctl analyze` does offline, unless the files bring one or
-  describe running Pods (then they are the live state).
+  describe running Pods (then they are the live state). The assumed Service's ports are not: installs change
+  them, so what depends on them is counted in `summary.unverifiable_references` unless the option
+  `gateway_ports` names them (or the files hold the Service).
 - **System namespaces** (kube-system, kube-public, kube-node-lease, local-path-storage and the control-plane
   namespace, istio-system; configurable): no port-name or workload findings there.
 - **Conflicts**: every party is reported, naming the others; a repair changes only the newer parties.
@@ -72,7 +74,9 @@ def render() -> str:
                       "- Istio: %s; Kiali: %s" % (check.istio_code or "none", check.kiali_code or "none"),
                       "- Reads: %s" % ", ".join(check.reads)]
             if check.requires:
-                lines.append("- Runs when scanned: %s" % ", ".join(check.requires))
+                offline = ("" if check.offline_requires is None else
+                           " (live; from files: %s)" % (", ".join(check.offline_requires) or "always"))
+                lines.append("- Runs when scanned: %s%s" % (", ".join(check.requires), offline))
             lines += ["- Resolution: %s" % check.resolution, "", "Triggers it:", "", "```yaml",
                       check.examples[0].strip("\n"), "```", "", "Near miss, no finding:", "", "```yaml",
                       check.examples[1].strip("\n"), "```"]
