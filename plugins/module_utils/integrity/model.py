@@ -597,8 +597,7 @@ class MeshModel:
                      for i, ref in enumerate(doc.texts(match, "gateways", match_path))]
             if protocol == "http":
                 self._regexes(staged, vs_id, match_path, match)
-            staged.setdefault("route_match", []).append(
-                (route_id, match_index, json.dumps(match, sort_keys=True, default=str)))
+            staged.setdefault("route_match", []).append((route_id, match_index, _canonical_match(match)))
         staged.setdefault("route", []).append(
             (route_id, vs_id, protocol, index, doc.text(rule, "name", path), len(matches)))
         for dest_index, target in enumerate(doc.mappings(rule, "route", path)):
@@ -654,19 +653,23 @@ class MeshModel:
             staged.setdefault("dr_subset", []).append((subset_id, object_id, index, doc.text(subset, "name", path, required=True)))
             staged.setdefault("subset_label", []).extend(
                 (subset_id, k, v) for k, v in doc.labels(subset, "labels", path).items())
-        self._client_tls(staged, object_id, "spec.trafficPolicy.tls", None, doc.mapping(policy, "tls", "spec.trafficPolicy"))
+        # credentialName reaches sidecars only through a DestinationRule with a workloadSelector (Istio's reading).
+        selects = spec.get("workloadSelector") is not None
+        self._client_tls(staged, object_id, "spec.trafficPolicy.tls", None, doc.mapping(policy, "tls", "spec.trafficPolicy"),
+                         selects)
         for index, setting in enumerate(doc.mappings(policy, "portLevelSettings", "spec.trafficPolicy")):
             path = "spec.trafficPolicy.portLevelSettings[%d]" % index
             port = doc.integer(doc.mapping(setting, "port", path), "number", path + ".port")
-            self._client_tls(staged, object_id, path + ".tls", port, doc.mapping(setting, "tls", path))
+            self._client_tls(staged, object_id, path + ".tls", port, doc.mapping(setting, "tls", path), selects)
 
-    def _client_tls(self, staged, dr_id: int, path: str, port: Optional[int], tls: Dict[str, Any]) -> None:
+    def _client_tls(self, staged, dr_id: int, path: str, port: Optional[int], tls: Dict[str, Any],
+                    selects: bool) -> None:
         mode = (doc.text(tls, "mode", path) or "").upper()
         if not mode:
             return
-        # The server is verified when a CA is given, inline or through a credential Secret, unless explicitly skipped.
-        verified = bool(doc.text(tls, "caCertificates", path) or doc.text(tls, "credentialName", path)
-                        or tls.get("insecureSkipVerify") is True)
+        # As Istio's analyzer decides it: the server is verified with a CA given inline, or through a credential
+        # Secret where the rule selects workloads; insecureSkipVerify does not verify anything.
+        verified = bool(doc.text(tls, "caCertificates", path) or (doc.text(tls, "credentialName", path) and selects))
         staged.setdefault("dr_tls", []).append((dr_id, path, port, mode, int(verified)))
 
     def _load_peerauthentication(self, staged, object_id, namespace, name, metadata, obj) -> None:
@@ -874,6 +877,18 @@ class MeshModel:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _canonical_match(match: Dict[str, Any]) -> str:
+    """A route match as Istio compares matches (IST0130, IST0131): its JSON without its name and without the
+    zero values Istio's serialization omits."""
+    def without_zeros(value: Any) -> Any:
+        if isinstance(value, dict):
+            kept = {key: without_zeros(item) for key, item in value.items()}
+            return {key: item for key, item in kept.items() if item not in (None, False, "", 0, {}, [])}
+        return [without_zeros(item) for item in value] if isinstance(value, list) else value
+    return json.dumps(without_zeros({key: item for key, item in match.items() if key != "name"}), sort_keys=True,
+                      default=str)
 
 
 def _suppressions(object_id: int, metadata: Dict[str, Any]) -> List[Tuple[int, str, str]]:

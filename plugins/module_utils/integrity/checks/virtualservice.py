@@ -481,17 +481,20 @@ MSH303 = Check(
     code="MSH303", severity=WARNING, istio_code="IST0130",
     title="Rule never used: an earlier rule takes all its requests",
     reads=("VirtualService",),
-    resolution="Per http, tcp and tls list, as Istio evaluates them: a rule without `match` after another rule "
-               "without `match` (only the last may have none), or a rule whose every match repeats a match of an "
-               "earlier rule (matches compare field by field, names included).",
+    resolution="Per http, tcp and tls list, as Istio's validation decides it: every rule after a rule without "
+               "`match` (only the last may have none; that rule takes every request), and a rule whose every match "
+               "repeats a match of an earlier rule (matches compare field by field, as Istio serializes them: "
+               "their `name` and unset or zero fields aside).",
     sql="""
         SELECT r.vs_id AS object_id, 'spec.' || r.protocol || '[' || r.idx || ']' AS path,
                CASE WHEN r.match_count = 0 THEN 'only the last rule can have no match'
+                    WHEN after_catch_all THEN 'an earlier rule without match takes every request'
                     ELSE 'all its matches are used by earlier rules' END AS reason
-        FROM route r
-        WHERE (r.match_count = 0 AND EXISTS (
-                   SELECT 1 FROM route c WHERE c.vs_id = r.vs_id AND c.protocol = r.protocol AND c.idx < r.idx
-                     AND c.match_count = 0))
+        FROM (SELECT r.*, EXISTS (
+                  SELECT 1 FROM route c WHERE c.vs_id = r.vs_id AND c.protocol = r.protocol AND c.idx < r.idx
+                    AND c.match_count = 0) AS after_catch_all
+              FROM route r) r
+        WHERE after_catch_all
            OR (r.match_count > 0 AND NOT EXISTS (
                    SELECT 1 FROM route_match m WHERE m.route_id = r.id AND NOT EXISTS (
                        SELECT 1 FROM route c JOIN route_match cm ON cm.route_id = c.id
