@@ -67,6 +67,12 @@ def render() -> str:
     lines += ["| [%s](#%s) | %s | %s | %s | %s | %s |" % (
         c.code, c.code.lower(), SEVERITY[c.severity], c.family, _cell(c.title), c.istio_code, c.kiali_code)
         for c in checks.CATALOGUE]
+    departures = [c for c in checks.CATALOGUE if c.differs]
+    lines += ["", "## Where the checks differ on purpose", "",
+              "Each check follows the verdicts of the tool whose code it carries, object by object; where it does not, "
+              "on purpose, this is why:", ""]
+    lines += ["- [%s](#%s) (%s): %s" % (c.code, c.code.lower(), " / ".join(filter(None, (c.istio_code, c.kiali_code)))
+                                        or "ours", c.differs) for c in departures]
     for family, _module in checks.FAMILIES:
         lines += ["", "## %s" % family]
         for check in (c for c in checks.CATALOGUE if c.family == family):
@@ -77,7 +83,10 @@ def render() -> str:
                 offline = ("" if check.offline_requires is None else
                            " (live; from files: %s)" % (", ".join(check.offline_requires) or "always"))
                 lines.append("- Runs when scanned: %s%s" % (", ".join(check.requires), offline))
-            lines += ["- Resolution: %s" % check.resolution, "", "Triggers it:", "", "```yaml",
+            lines.append("- Resolution: %s" % check.resolution)
+            if check.differs:
+                lines.append("- Differs on purpose: %s" % check.differs)
+            lines += ["", "Triggers it:", "", "```yaml",
                       check.examples[0].strip("\n"), "```", "", "Near miss, no finding:", "", "```yaml",
                       check.examples[1].strip("\n"), "```"]
     return "\n".join(lines) + "\n"

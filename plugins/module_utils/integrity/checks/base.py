@@ -48,6 +48,9 @@ class Check:
     kiali_code: str = ""
     # How references resolve, and where Istio and Kiali differ, for the catalogue.
     resolution: str = ""
+    # Where the check departs on purpose from the tools whose codes it carries (a fixed upstream bug, a case the
+    # files cannot decide), and why: the catalogue lists every such departure.
+    differs: str = ""
     # Kinds that must have been scanned for the check to mean anything (live data).
     requires: Tuple[str, ...] = field(default_factory=tuple)
     # Checking files, the kinds needed instead of ``requires`` (None: the same), for a check whose SQL tells what

@@ -270,6 +270,9 @@ MSH110 = Check(
     reads=("VirtualService", "Gateway"), target_kind="gateway",
     resolution="A `spec.gateways[]` name containing `" + INTERNAL_GATEWAY_MARK + "` that is no Istio Gateway "
                "of the sources: an implementation detail whose name may change.",
+    differs="The pinned Istio recognises only its current form `<gateway>~" + INTERNAL_GATEWAY_MARK + "~<listener>` "
+            "and reports a name of the earlier form (`-" + INTERNAL_GATEWAY_MARK + "-`) as a missing Gateway "
+            "(IST0101, IST0132); both forms name a generated Gateway, so both get this finding.",
     sql="""
         SELECT g.vs_id AS object_id, g.path, g.gateway_key AS target
         FROM vs_gateway g
@@ -500,6 +503,8 @@ MSH303 = Check(
                        SELECT 1 FROM route c JOIN route_match cm ON cm.route_id = c.id
                        WHERE c.vs_id = r.vs_id AND c.protocol = r.protocol AND c.idx < r.idx
                          AND cm.canonical = m.canonical)))""",
+    differs="Istio names a rule by its index only, so it merges the same message for http and tcp rules of one "
+            "index into one; each unreachable rule is reported here, on its own list.",
     message="{path} is never used: {reason}",
     examples=(_SERVICE + """---
 kind: VirtualService
