@@ -226,19 +226,19 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
 
 def _validate_gateway_ports(index: int, entry: Any) -> None:
     """An entry of 'gateway_ports': a selector of label strings, an optional namespace, port numbers."""
-    where = "'gateway_ports[%d]'" % index
+    where = "gateway_ports[%d]" % index
     if not isinstance(entry, dict) or set(entry) - {"selector", "namespace", "ports"}:
-        raise RunError("%s must be a mapping of selector, namespace and ports, got %r" % (where, entry))
+        raise RunError("'%s' must be a mapping of selector, namespace and ports, got %r" % (where, entry))
     selector = entry.get("selector")
     if not isinstance(selector, dict) or not selector or not all(
             isinstance(key, str) and isinstance(value, str) and key and value for key, value in selector.items()):
-        raise RunError("%s.selector must be a non-empty mapping of label names to strings, got %r" % (where, selector))
+        raise RunError("'%s.selector' must be a non-empty mapping of label names to strings, got %r" % (where, selector))
     if entry.get("namespace") is not None and (not isinstance(entry["namespace"], str) or not entry["namespace"]):
-        raise RunError("%s.namespace must be a namespace name, got %r" % (where, entry["namespace"]))
+        raise RunError("'%s.namespace' must be a namespace name, got %r" % (where, entry["namespace"]))
     ports = entry.get("ports")
     if not isinstance(ports, list) or not ports or not all(
             isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536 for port in ports):
-        raise RunError("%s.ports must be a non-empty list of port numbers (1-65535), got %r" % (where, ports))
+        raise RunError("'%s.ports' must be a non-empty list of port numbers (1-65535), got %r" % (where, ports))
 
 
 def _document(entry: Dict[str, Any]) -> str:

@@ -127,11 +127,11 @@ def test_the_option_through_the_runner_and_its_errors(tmp_path):
     result = run_integrity(IntegrityRequest(src=[str(tmp_path)], checks=["MSH403"], gateway_ports=[
         {"selector": {"istio": "ingressgateway"}, "namespace": "istio-system", "ports": [31400]}]))
     assert [v["path"] for v in result["violations"]] == ["spec.servers[0].port.number"]
-    for bad, field in (({"ports": [80]}, "selector"), ({"selector": {"a": "b"}, "ports": [0]}, "ports"),
-                       ({"selector": {"a": 1}, "ports": [80]}, "selector"),
-                       ({"selector": {"a": "b"}, "ports": [80], "namespace": ""}, "namespace"),
-                       ({"selector": {"a": "b"}, "ports": [80], "port": 1}, "mapping")):
-        with pytest.raises(RunError, match=r"'gateway_ports\[0\]'.*%s" % field):
+    for bad, field in (({"ports": [80]}, r"\.selector'"), ({"selector": {"a": "b"}, "ports": [0]}, r"\.ports'"),
+                       ({"selector": {"a": 1}, "ports": [80]}, r"\.selector'"),
+                       ({"selector": {"a": "b"}, "ports": [80], "namespace": ""}, r"\.namespace'"),
+                       ({"selector": {"a": "b"}, "ports": [80], "port": 1}, "' must be a mapping")):
+        with pytest.raises(RunError, match=r"'gateway_ports\[0\]%s" % field):
             run_integrity(IntegrityRequest(src=[str(tmp_path)], gateway_ports=[bad]))
 
 
