@@ -41,7 +41,7 @@ spec: {selector: %s, servers: [%s]}
 """ % (name, selector, servers)
 
 
-def check(text: str, live: bool = False, assume_defaults: bool = True, gateway_ports=()):
+def check(text: str, live: bool = False, assume_defaults: bool = True, gateway_ports=(), codes=("MSH403", "MSH401")):
     model = MeshModel()
     for index, document in enumerate(yaml.safe_load_all(text)):
         if document:
@@ -53,7 +53,7 @@ def check(text: str, live: bool = False, assume_defaults: bool = True, gateway_p
         model.declare_gateway_ports(gateway_ports)
         if assume_defaults:
             model.assume_istio_defaults()
-    return analyze(model, codes=["MSH403", "MSH401"], live=live)
+    return analyze(model, codes=codes, live=live)
 
 
 def flagged(result):
@@ -143,13 +143,7 @@ spec: {hosts: [a.example.com], gateways: [edge], http: [{redirect: {uri: /}}]}
 """
 
     def created_port(text):
-        model = MeshModel()
-        for index, document in enumerate(yaml.safe_load_all(text)):
-            if document:
-                model.add(document, "test#%d" % index)
-        model.mark_scanned(FILES_DESCRIBE_ALL)
-        model.assume_istio_defaults()
-        [action] = [a for a in analyze(model)["repair_plan"] if a["action"] == "create"]
+        [action] = [a for a in check(text, codes=None)["repair_plan"] if a["action"] == "create"]
         return action["manifest"]["spec"]["servers"][0]["port"]["number"]
 
     assert created_port(missing) == 80
