@@ -49,6 +49,14 @@ ROUTE_VARIANTS = ("route-all-v1.yaml", "route-reviews-50-v3.yaml", "route-review
 SETS: Dict[str, List[str]] = {"bookinfo": BOOKINFO + [NETWORKING + "destination-rule-all.yaml"]}
 SETS.update(("bookinfo+" + name, BOOKINFO + [NETWORKING + "destination-rule-all.yaml", NETWORKING + name])
             for name in NETWORKING_VARIANTS)
+# The platform variants, each applied over bookinfo (the dual-stack ones instead of it).
+PLATFORM_VARIANTS = ("bookinfo-certificate.yaml", "bookinfo-details.yaml", "bookinfo-ingress.yaml", "bookinfo-psa.yaml",
+                     "bookinfo-ratings-discovery.yaml", "bookinfo-ratings.yaml", "bookinfo-reviews-v2.yaml",
+                     "bookinfo-versions.yaml", "productpage-nodeport.yaml")
+SETS.update(("bookinfo+" + name, BOOKINFO + [KUBE + name]) for name in PLATFORM_VARIANTS)
+SETS["bookinfo-dualstack"] = [KUBE + name for name in (
+    "bookinfo-dualstack.yaml", "bookinfo-details-dualstack.yaml", "bookinfo-ratings-dualstack.yaml",
+    "bookinfo-ratings-discovery-dualstack.yaml")] + [NETWORKING + "bookinfo-gateway.yaml"]
 SETS["bookinfo-gateway-api"] = BOOKINFO_GATEWAY_API
 SETS.update(("bookinfo-gateway-api+" + name, BOOKINFO_GATEWAY_API + [GATEWAY_API + name]) for name in ROUTE_VARIANTS)
 SETS.update({
@@ -56,10 +64,15 @@ SETS.update({
     "helloworld-gateway-api": ["helloworld/helloworld.yaml", "helloworld/gateway-api/helloworld-gateway.yaml",
                                "helloworld/gateway-api/helloworld-versions.yaml",
                                "helloworld/gateway-api/helloworld-route.yaml"],
+    "helloworld-dual-stack": ["helloworld/helloworld-dual-stack.yaml", "helloworld/helloworld-gateway.yaml"],
     "httpbin": ["httpbin/httpbin.yaml", "httpbin/httpbin-gateway.yaml"],
+    "httpbin-nodeport": ["httpbin/httpbin-nodeport.yaml", "httpbin/httpbin-gateway.yaml"],
     "httpbin-gateway-api": ["httpbin/httpbin.yaml", "httpbin/gateway-api/httpbin-gateway.yaml"],
     "websockets": ["websockets/app.yaml", "websockets/route.yaml"],
     "tcp-echo": ["tcp-echo/tcp-echo-services.yaml", "tcp-echo/tcp-echo-all-v1.yaml"],
+    "tcp-echo-single": ["tcp-echo/tcp-echo.yaml"],
+    "tcp-echo-ip-families": ["tcp-echo/tcp-echo-dual-stack.yaml", "tcp-echo/tcp-echo-ipv4.yaml",
+                             "tcp-echo/tcp-echo-ipv6.yaml"],
     "tcp-echo-20-v2": ["tcp-echo/tcp-echo-services.yaml", "tcp-echo/tcp-echo-all-v1.yaml",
                        "tcp-echo/tcp-echo-20-v2.yaml"],
     "tcp-echo-gateway-api": ["tcp-echo/tcp-echo-services.yaml", "tcp-echo/gateway-api/tcp-echo-all-v1.yaml",
