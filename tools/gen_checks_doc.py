@@ -48,7 +48,9 @@ How references resolve, for every check:
 - **Workloads**: Pods, or the pod templates of Deployments, StatefulSets, DaemonSets, ReplicaSets and Jobs
   in files. Checking files, Istio's default ingress gateway (`istio: ingressgateway` and its Service, in the
   control-plane namespace) is assumed, as `istioctl analyze` does offline, unless the files bring one or
-  describe running Pods (then they are the live state).
+  describe running Pods (then they are the live state). The assumed Service's ports are not: installs change
+  them, so what depends on them is counted in `summary.unverifiable_references` unless the option
+  `gateway_ports` names them (or the files hold the Service).
 - **System namespaces** (kube-system, kube-public, kube-node-lease, local-path-storage and the control-plane
   namespace, istio-system; configurable): no port-name or workload findings there.
 - **Conflicts**: every party is reported, naming the others; a repair changes only the newer parties.
@@ -65,6 +67,12 @@ def render() -> str:
     lines += ["| [%s](#%s) | %s | %s | %s | %s | %s |" % (
         c.code, c.code.lower(), SEVERITY[c.severity], c.family, _cell(c.title), c.istio_code, c.kiali_code)
         for c in checks.CATALOGUE]
+    departures = [c for c in checks.CATALOGUE if c.differs]
+    lines += ["", "## Where the checks differ on purpose", "",
+              "Each check follows the verdicts of the tool whose code it carries, object by object; where it does not, "
+              "on purpose, this is why:", ""]
+    lines += ["- [%s](#%s) (%s): %s" % (c.code, c.code.lower(), " / ".join(filter(None, (c.istio_code, c.kiali_code)))
+                                        or "ours", c.differs) for c in departures]
     for family, _module in checks.FAMILIES:
         lines += ["", "## %s" % family]
         for check in (c for c in checks.CATALOGUE if c.family == family):
@@ -72,8 +80,13 @@ def render() -> str:
                       "- Istio: %s; Kiali: %s" % (check.istio_code or "none", check.kiali_code or "none"),
                       "- Reads: %s" % ", ".join(check.reads)]
             if check.requires:
-                lines.append("- Runs when scanned: %s" % ", ".join(check.requires))
-            lines += ["- Resolution: %s" % check.resolution, "", "Triggers it:", "", "```yaml",
+                offline = ("" if check.offline_requires is None else
+                           " (live; from files: %s)" % (", ".join(check.offline_requires) or "always"))
+                lines.append("- Runs when scanned: %s%s" % (", ".join(check.requires), offline))
+            lines.append("- Resolution: %s" % check.resolution)
+            if check.differs:
+                lines.append("- Differs on purpose: %s" % check.differs)
+            lines += ["", "Triggers it:", "", "```yaml",
                       check.examples[0].strip("\n"), "```", "", "Near miss, no finding:", "", "```yaml",
                       check.examples[1].strip("\n"), "```"]
     return "\n".join(lines) + "\n"

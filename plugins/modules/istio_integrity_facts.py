@@ -162,8 +162,39 @@ options:
         offline, that is its default ingress gateway workload (C(istio=ingressgateway)) and Service in
         O(istio_namespace), unless the files bring one or describe running Pods (then they are the live
         state). The assumed objects are never reported on.
+      - The assumed Service's ports are not assumed (installs change them), so the ports of Gateways it
+        serves are not judged (V(MSH403)) but counted in C(summary.unverifiable_references); name them with
+        O(gateway_ports) or give the gateway's Service in O(src).
     type: bool
     default: true
+  gateway_ports:
+    description:
+      - When checking manifest files only, the ports of gateway Services the files do not hold, so that
+        Gateway server ports are judged against them (V(MSH403), Istio's IST0162) rather than counted in
+        C(summary.unverifiable_references). A server port is fine when it is one of these numbers (give a
+        Service's ports and, where they differ, its target ports).
+      - Each entry stands for a Service in O(gateway_ports[].namespace) selecting the gateway workloads
+        with the labels O(gateway_ports[].selector), and for such a workload when the files have none.
+      - Ignored when reading a live cluster, whose Services are the truth.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      selector:
+        description:
+          - Labels of the gateway workload, as the Gateways' C(spec.selector) names them.
+        type: dict
+        required: true
+      namespace:
+        description:
+          - Namespace of the gateway workload and its Service. O(istio_namespace) when not given.
+        type: str
+      ports:
+        description:
+          - Port and target port numbers of the gateway Service.
+        type: list
+        elements: int
+        required: true
   system_namespaces:
     description:
       - Namespaces Istio treats as system namespaces, where no port-name or workload findings are given.
@@ -236,6 +267,13 @@ EXAMPLES = r"""
     namespaces: [bookinfo, istio-system]
     label_selector: team=payments
     skip_checks: [MSH501, MSH502]
+
+- name: Check a GitOps folder whose gateway Service (with a TCP port for tcp-echo) is not in it
+  meshops.istio_integrity.istio_integrity_facts:
+    src: [manifests/]
+    gateway_ports:
+      - selector: {istio: ingressgateway}
+        ports: [80, 443, 31400]
 
 - name: Fail when the mesh has errors
   ansible.builtin.assert:
@@ -400,6 +438,10 @@ def main() -> None:
         yaml_loader=dict(type="str", default="auto", choices=["auto", "pyyaml"]),
         istio_namespace=dict(type="str", default="istio-system"),
         assume_istio_defaults=dict(type="bool", default=True),
+        gateway_ports=dict(type="list", elements="dict", default=[], options=dict(
+            selector=dict(type="dict", required=True),
+            namespace=dict(type="str"),
+            ports=dict(type="list", elements="int", required=True))),
         system_namespaces=dict(type="list", elements="str",
                                default=["kube-system", "kube-public", "kube-node-lease", "local-path-storage"]),
         max_file_size=dict(type="int", default=16 * 1024 * 1024),

@@ -47,14 +47,16 @@ class Analysis:
                  scanned_namespaces: Optional[Iterable[str]] = None,
                  system_namespaces: Iterable[str] = DEFAULT_SYSTEM_NAMESPACES,
                  istio_namespace: str = DEFAULT_ISTIO_NAMESPACE,
-                 suppress: Sequence[triage.SuppressionRule] = ()) -> None:
+                 suppress: Sequence[triage.SuppressionRule] = (), live: bool = False) -> None:
         self.model = model.finish()
         mesh = model.mesh(istio_namespace)
         self.mesh_config = {"source": mesh.source, "enable_auto_mtls": mesh.enable_auto_mtls,
                             "root_namespace": mesh.root_namespace or istio_namespace}
+        # ``live``: the Services were listed from a cluster, so a Service missing from them does not exist.
+        self.live = live
         self.parameters = {"domain": model.domain, "root_namespace": self.mesh_config["root_namespace"],
                            "auto_mtls": int(mesh.enable_auto_mtls),
-                           "namespaces_scanned": int("Namespace" in model.scanned)}
+                           "namespaces_scanned": int("Namespace" in model.scanned), "live": int(live)}
         self.checks = checks
         self.scanned_namespaces = None if scanned_namespaces is None else set(scanned_namespaces)
         self.system_namespaces = set(system_namespaces) | {istio_namespace}
@@ -81,7 +83,8 @@ class Analysis:
         return annotations
 
     def _run(self, check: catalogue.Check) -> None:
-        missing = [kind for kind in check.requires if not self._scanned(kind)]
+        requires = check.requires if self.live or check.offline_requires is None else check.offline_requires
+        missing = [kind for kind in requires if not self._scanned(kind)]
         if missing:
             self.checks_skipped[check.code] = "needs %s, which the scan did not include" % ", ".join(missing)
             return
@@ -92,6 +95,9 @@ class Analysis:
             if not subject["in_scope"]:
                 continue
             if check.skips_system_namespaces and subject["namespace"] in self.system_namespaces:
+                continue
+            if row.get("unverifiable"):
+                self.unverifiable += 1
                 continue
             namespace = target_namespace(check, row.get("target"))
             if self.scanned_namespaces is not None and namespace and namespace not in self.scanned_namespaces:
@@ -198,13 +204,13 @@ def analyze(model: MeshModel, codes: Optional[Iterable[str]] = None, skip: Optio
             gateway_selector: Optional[Dict[str, str]] = None, include_objects: bool = True,
             system_namespaces: Iterable[str] = DEFAULT_SYSTEM_NAMESPACES,
             istio_namespace: str = DEFAULT_ISTIO_NAMESPACE,
-            suppress: Sequence[triage.SuppressionRule] = ()) -> Dict[str, Any]:
+            suppress: Sequence[triage.SuppressionRule] = (), live: bool = False) -> Dict[str, Any]:
     """The whole result the facts module returns: summary, violations, suppressed findings, repair plan.
 
-    Suppressed findings get no repair action: they are known exceptions.
+    Suppressed findings get no repair action: they are known exceptions. ``live``: the model was read from a cluster.
     """
     analysis = Analysis(model, select_checks(codes, skip), scanned_namespaces, system_namespaces, istio_namespace,
-                        suppress)
+                        suppress, live)
     plan = repair.plan(analysis.model, analysis.violations, gateway_selector)
     for violation in analysis.violations + analysis.suppressed:
         del violation["object_id"]

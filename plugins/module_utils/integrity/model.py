@@ -64,6 +64,11 @@ CLUSTER_KINDS = ("Namespace", "GatewayClass")
 DEFAULT_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "local-path-storage")
 DEFAULT_ISTIO_NAMESPACE = "istio-system"
 NOT_CREATED_YET = "~"  # sorts after every RFC 3339 timestamp
+# Istio's default ingress gateway, assumed offline (its workload's labels and its Service's name).
+INGRESS_GATEWAY_NAME = "istio-ingressgateway"
+INGRESS_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
+INGRESS_GATEWAY_LABELS = dict(INGRESS_GATEWAY_SELECTOR, app=INGRESS_GATEWAY_NAME)
+ASSUMED_SOURCE = "(assumed: Istio's default ingress gateway)"
 
 # Protocols Istio recognises as a Service port name prefix or appProtocol (protocol selection).
 PORT_NAME_PROTOCOLS = ("grpc-web", "grpc", "http2", "https", "http_proxy", "http", "mongo", "mysql", "redis", "tcp",
@@ -286,6 +291,11 @@ CREATE TABLE secret (
     problem TEXT,
     PRIMARY KEY (namespace, name)
 ) WITHOUT ROWID;
+-- Objects no source has, assumed as every Istio install has them (Istio's default ingress gateway):
+-- they exist, but what they hold (a Service's ports) is not known, so no check judges by it.
+CREATE TABLE assumed (
+    object_id INTEGER PRIMARY KEY REFERENCES object(id) ON DELETE CASCADE
+);
 CREATE TABLE host_key (
     host TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -614,8 +624,7 @@ class MeshModel:
                      for i, ref in enumerate(doc.texts(match, "gateways", match_path))]
             if protocol == "http":
                 self._regexes(staged, vs_id, match_path, match)
-            staged.setdefault("route_match", []).append(
-                (route_id, match_index, json.dumps(match, sort_keys=True, default=str)))
+            staged.setdefault("route_match", []).append((route_id, match_index, _canonical_match(match)))
         staged.setdefault("route", []).append(
             (route_id, vs_id, protocol, index, doc.text(rule, "name", path), len(matches)))
         for dest_index, target in enumerate(doc.mappings(rule, "route", path)):
@@ -671,19 +680,23 @@ class MeshModel:
             staged.setdefault("dr_subset", []).append((subset_id, object_id, index, doc.text(subset, "name", path, required=True)))
             staged.setdefault("subset_label", []).extend(
                 (subset_id, k, v) for k, v in doc.labels(subset, "labels", path).items())
-        self._client_tls(staged, object_id, "spec.trafficPolicy.tls", None, doc.mapping(policy, "tls", "spec.trafficPolicy"))
+        # credentialName reaches sidecars only through a DestinationRule with a workloadSelector (Istio's reading).
+        selects = spec.get("workloadSelector") is not None
+        self._client_tls(staged, object_id, "spec.trafficPolicy.tls", None, doc.mapping(policy, "tls", "spec.trafficPolicy"),
+                         selects)
         for index, setting in enumerate(doc.mappings(policy, "portLevelSettings", "spec.trafficPolicy")):
             path = "spec.trafficPolicy.portLevelSettings[%d]" % index
             port = doc.integer(doc.mapping(setting, "port", path), "number", path + ".port")
-            self._client_tls(staged, object_id, path + ".tls", port, doc.mapping(setting, "tls", path))
+            self._client_tls(staged, object_id, path + ".tls", port, doc.mapping(setting, "tls", path), selects)
 
-    def _client_tls(self, staged, dr_id: int, path: str, port: Optional[int], tls: Dict[str, Any]) -> None:
+    def _client_tls(self, staged, dr_id: int, path: str, port: Optional[int], tls: Dict[str, Any],
+                    selects: bool) -> None:
         mode = (doc.text(tls, "mode", path) or "").upper()
         if not mode:
             return
-        # The server is verified when a CA is given, inline or through a credential Secret, unless explicitly skipped.
-        verified = bool(doc.text(tls, "caCertificates", path) or doc.text(tls, "credentialName", path)
-                        or tls.get("insecureSkipVerify") is True)
+        # As Istio's analyzer decides it: the server is verified with a CA given inline, or through a credential
+        # Secret where the rule selects workloads; insecureSkipVerify does not verify anything.
+        verified = bool(doc.text(tls, "caCertificates", path) or (doc.text(tls, "credentialName", path) and selects))
         staged.setdefault("dr_tls", []).append((dr_id, path, port, mode, int(verified)))
 
     def _load_peerauthentication(self, staged, object_id, namespace, name, metadata, obj) -> None:
@@ -797,32 +810,67 @@ class MeshModel:
 
         Only when the sources describe no running Pods (then they are the live state, and nothing is
         assumed) and bring no workload of their own for that selector. The assumed objects are never
-        reported on.
+        reported on, and the Service's ports are not assumed (installs change them): ``assumed`` table.
         """
-        staged_labels = self._rows.get("workload_label", [])
-        if self.scanned.get("Pod") or any(key == "istio" and value == "ingressgateway"
-                                          for _id, key, value in staged_labels):
+        if self.scanned.get("Pod") or self._labelled_workload(INGRESS_GATEWAY_SELECTOR, None):
             return
-        labels = {"app": "istio-ingressgateway", "istio": "ingressgateway"}
-        source = "(assumed: Istio's default ingress gateway)"
-        workload_id, service_id = self.new_id(), self.new_id()
-        self._rows.setdefault("workload", []).append(
-            (workload_id, "Deployment", istio_namespace, "istio-ingressgateway", 0, 1, 0, 0))
+        assumed = [self._synthetic_workload(istio_namespace, INGRESS_GATEWAY_NAME, INGRESS_GATEWAY_LABELS,
+                                            ASSUMED_SOURCE)]
+        if not self.defined("Service", istio_namespace, INGRESS_GATEWAY_NAME):
+            assumed.append(self._synthetic_service(istio_namespace, INGRESS_GATEWAY_NAME, INGRESS_GATEWAY_LABELS, (),
+                                                   ASSUMED_SOURCE))
+        self._rows.setdefault("assumed", []).extend((object_id,) for object_id in assumed)
+
+    def declare_gateway_ports(self, entries: Iterable[Dict[str, Any]],
+                              istio_namespace: str = DEFAULT_ISTIO_NAMESPACE) -> None:
+        """What the user says of a gateway the sources do not hold (option ``gateway_ports``): a Service with these
+        ports selects the workloads with these labels in that namespace, and such a workload exists (it is added
+        when no source has one). Entries: ``selector``, ``namespace`` (default: Istio's), ``ports`` (numbers)."""
+        for index, entry in enumerate(entries):
+            namespace = entry.get("namespace") or istio_namespace
+            selector = dict(entry["selector"])
+            name = "(gateway_ports[%d])" % index  # not a Kubernetes name: never one of the sources'
+            if not self._labelled_workload(selector, namespace):
+                self._synthetic_workload(namespace, name, selector, "option gateway_ports[%d]" % index)
+            self._synthetic_service(namespace, name, selector, [(port, None) for port in dict.fromkeys(entry["ports"])],
+                                    "option gateway_ports[%d]" % index, registered=False)
+
+    def _labelled_workload(self, labels: Dict[str, str], namespace: Optional[str]) -> bool:
+        """Whether a loaded workload (in the namespace, or in any when None) carries all these labels."""
+        carried: Dict[int, int] = {}
+        for workload_id, key, value in self._rows.get("workload_label", []):
+            if labels.get(key) == value:
+                carried[workload_id] = carried.get(workload_id, 0) + 1
+        return any(carried.get(row[0]) == len(labels) and namespace in (None, row[2])
+                   for row in self._rows.get("workload", []))
+
+    def _synthetic_workload(self, namespace: str, name: str, labels: Dict[str, str], source: str) -> int:
+        """A gateway Deployment no source has (never reported on)."""
+        if self.defined("Deployment", namespace, name):
+            name += "-assumed"
+        workload_id = self.new_id()
+        self._rows.setdefault("workload", []).append((workload_id, "Deployment", namespace, name, 0, 1, 0, 0))
         self._rows.setdefault("workload_label", []).extend((workload_id, k, v) for k, v in labels.items())
-        self._rows.setdefault("object", []).extend([
-            (workload_id, "Deployment", istio_namespace, "istio-ingressgateway", 0, 0, "", source),
-            (service_id, "Service", istio_namespace, "istio-ingressgateway", 0, 0, "", source)])
+        self._rows.setdefault("object", []).append((workload_id, "Deployment", namespace, name, 0, 0, "", source))
+        return workload_id
+
+    def _synthetic_service(self, namespace: str, name: str, selector: Dict[str, str],
+                           ports: Iterable[Tuple[int, Optional[int]]], source: str, registered: bool = True) -> int:
+        """A Service no source has (never reported on): selector, (port, targetPort) pairs, exported everywhere;
+        ``registered``: its host resolves (routes may name it)."""
+        service_id = self.new_id()
+        self._rows.setdefault("object", []).append((service_id, "Service", namespace, name, 0, 0, "", source))
         self._rows.setdefault("export", []).append((service_id, "*"))
-        self._rows.setdefault("object_selector", []).extend((service_id, k, v) for k, v in labels.items())
+        self._rows.setdefault("object_selector", []).extend((service_id, k, v) for k, v in selector.items())
         self._rows.setdefault("service", []).append(
-            (service_id, istio_namespace, hosts.canonical_labels(labels), "LoadBalancer", 1))
-        self._rows.setdefault("registry", []).append(
-            (self.new_id(), service_id, 0,
-             self.host(hosts.service_fqdn("istio-ingressgateway", istio_namespace, self.domain))))
-        self._rows.setdefault("port", []).extend([
-            (service_id, 0, 15021, "status-port", "TCP", None, None, "15021"),
-            (service_id, 1, 80, "http2", "TCP", None, "http2", "8080"),
-            (service_id, 2, 443, "https", "TCP", None, "https", "8443")])
+            (service_id, namespace, hosts.canonical_labels(selector), "LoadBalancer", 1))
+        if registered:
+            self._rows.setdefault("registry", []).append(
+                (self.new_id(), service_id, 0, self.host(hosts.service_fqdn(name, namespace, self.domain))))
+        self._rows.setdefault("port", []).extend(
+            (service_id, index, port, None, "TCP", None, None, None if target is None else str(target))
+            for index, (port, target) in enumerate(ports))
+        return service_id
 
     # -- derived tables ------------------------------------------------------
     def finish(self) -> "MeshModel":
@@ -837,7 +885,8 @@ class MeshModel:
                  "invalid_regex",
                  "destination", "destination_rule", "dr_subset", "subset_label", "dr_tls", "peer_authentication",
                  "service", "service_entry",
-                 "registry", "port", "sidecar", "sidecar_outbound_policy", "sidecar_egress_host", "workload", "workload_label", "workload_port")
+                 "registry", "port", "sidecar", "sidecar_outbound_policy", "sidecar_egress_host", "workload", "workload_label",
+                 "workload_port", "assumed")
         for table in order:
             rows = self._rows.pop(table, [])
             if rows:
@@ -858,6 +907,18 @@ class MeshModel:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _canonical_match(match: Dict[str, Any]) -> str:
+    """A route match as Istio compares matches (IST0130, IST0131): its JSON without its name and without the
+    zero values Istio's serialization omits."""
+    def without_zeros(value: Any) -> Any:
+        if isinstance(value, dict):
+            kept = {key: without_zeros(item) for key, item in value.items()}
+            return {key: item for key, item in kept.items() if item not in (None, False, "", 0, {}, [])}
+        return [without_zeros(item) for item in value] if isinstance(value, list) else value
+    return json.dumps(without_zeros({key: item for key, item in match.items() if key != "name"}), sort_keys=True,
+                      default=str)
 
 
 def _suppressions(object_id: int, metadata: Dict[str, Any]) -> List[Tuple[int, str, str]]:

@@ -46,6 +46,8 @@ class IntegrityRequest:
     istio_namespace: str = DEFAULT_ISTIO_NAMESPACE
     system_namespaces: List[str] = field(default_factory=lambda: list(DEFAULT_SYSTEM_NAMESPACES))
     assume_istio_defaults: bool = True
+    # Files only: the ports of gateway Services the files lack ({selector, namespace, ports} each).
+    gateway_ports: List[Dict[str, Any]] = field(default_factory=list)
     include_objects: bool = False
     # auto: the fast parser for the files it reads exactly as the API server does; pyyaml: PyYAML for all.
     yaml_loader: str = "auto"
@@ -87,6 +89,8 @@ class IntegrityRequest:
         bad = [key for key, value in self.gateway_selector.items() if not isinstance(value, str) or not value]
         if bad:
             raise RunError("'gateway_selector' values must be non-empty strings (check %s)" % ", ".join(map(str, bad)))
+        for index, entry in enumerate(self.gateway_ports):
+            _validate_gateway_ports(index, entry)
 
     def suppression_rules(self) -> List[triage.SuppressionRule]:
         try:
@@ -192,6 +196,7 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
             incomplete += live_incomplete
         else:
             model.mark_scanned(FILES_DESCRIBE_ALL)
+            model.declare_gateway_ports(request.gateway_ports, request.istio_namespace)
             if request.assume_istio_defaults:
                 # What every Istio install has is not in the files: assume it, as istioctl does offline.
                 model.assume_istio_defaults(request.istio_namespace)
@@ -203,7 +208,7 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
                                 ignored_kinds=report.ignored_kinds, gateway_selector=request.gateway_selector,
                                 include_objects=request.include_objects,
                                 system_namespaces=request.system_namespaces,
-                                istio_namespace=request.istio_namespace, suppress=rules)
+                                istio_namespace=request.istio_namespace, suppress=rules, live=request.live)
         result["summary"]["notes"] = notes
         result["summary"]["loader"] = report.loader_summary()
         if request.graph != "none":
@@ -232,6 +237,23 @@ def _locate_skip(locator: Locator, entry: Dict[str, Any]) -> None:
         entry["reason"] = "%s:%d:%d: %s" % (location["file"], location.get("field_line", location["line"]),
                                             location.get("field_column", location["column"]), entry["reason"])
     entry["source"] = locator.display_source(entry["source"])
+
+
+def _validate_gateway_ports(index: int, entry: Any) -> None:
+    """An entry of 'gateway_ports': a selector of label strings, an optional namespace, port numbers."""
+    where = "gateway_ports[%d]" % index
+    if not isinstance(entry, dict) or set(entry) - {"selector", "namespace", "ports"}:
+        raise RunError("'%s' must be a mapping of selector, namespace and ports, got %r" % (where, entry))
+    selector = entry.get("selector")
+    if not isinstance(selector, dict) or not selector or not all(
+            isinstance(key, str) and isinstance(value, str) and key and value for key, value in selector.items()):
+        raise RunError("'%s.selector' must be a non-empty mapping of label names to strings, got %r" % (where, selector))
+    if entry.get("namespace") is not None and (not isinstance(entry["namespace"], str) or not entry["namespace"]):
+        raise RunError("'%s.namespace' must be a namespace name, got %r" % (where, entry["namespace"]))
+    ports = entry.get("ports")
+    if not isinstance(ports, list) or not ports or not all(
+            isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536 for port in ports):
+        raise RunError("'%s.ports' must be a non-empty list of port numbers (1-65535), got %r" % (where, ports))
 
 
 def _document(entry: Dict[str, Any]) -> str:

@@ -13,13 +13,18 @@ columns its message template names. Optional columns:
 * ``repair_target``: for conflicts, 1 on the party a repair changes (the newer);
 * ``severity``, ``istio_code``, ``kiali_code``: override the check's defaults
   for this row ('' drops the equivalent code where that tool would not report);
-* ``target``: the missing or conflicting target, as Istio resolves it.
+* ``target``: the missing or conflicting target, as Istio resolves it;
+* ``unverifiable``: 1 when the sources cannot tell (counted in the summary's
+  ``unverifiable_references``, not reported).
+
+Parameters: ``:domain``, ``:root_namespace``, ``:namespaces_scanned`` and
+``:live`` (1 when the model was read from a cluster: what it lacks does not exist).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Tuple
+from typing import Optional, Tuple
 
 # A pseudo-kind for ``requires``: Pods or the pod templates of workload controllers.
 WORKLOADS = "workloads"
@@ -43,8 +48,14 @@ class Check:
     kiali_code: str = ""
     # How references resolve, and where Istio and Kiali differ, for the catalogue.
     resolution: str = ""
+    # Where the check departs on purpose from the tools whose codes it carries (a fixed upstream bug, a case the
+    # files cannot decide), and why: the catalogue lists every such departure.
+    differs: str = ""
     # Kinds that must have been scanned for the check to mean anything (live data).
     requires: Tuple[str, ...] = field(default_factory=tuple)
+    # Checking files, the kinds needed instead of ``requires`` (None: the same), for a check whose SQL tells what
+    # the files cannot say apart itself (``unverifiable`` rows).
+    offline_requires: Optional[Tuple[str, ...]] = None
     # How to read the namespace of ``target`` ("gateway" or "object": ns/name, "host": a Service FQDN).
     target_kind: str = ""
     # Istio reports no port-name or workload findings in system namespaces.

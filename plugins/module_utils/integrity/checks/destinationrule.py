@@ -159,8 +159,10 @@ _TLS_SQL = """
         SELECT t.dr_id AS object_id, t.path, t.mode, t.port, r.raw_host
         FROM dr_tls t JOIN destination_rule r ON r.object_id = t.dr_id
         WHERE t.mode IN ('SIMPLE', 'MUTUAL') AND t.verified = 0 AND t.port IS %s NULL"""
-_TLS_RESOLUTION = ("`tls.mode` SIMPLE or MUTUAL with neither `caCertificates` nor `credentialName` (which carries "
-                   "the CA) and without `insecureSkipVerify: true`: the server's certificate is not verified.")
+_TLS_RESOLUTION = ("As Istio's analyzer decides it: `tls.mode` SIMPLE or MUTUAL without `caCertificates`, unless "
+                   "`credentialName` (which carries the CA) is set and the rule has a `workloadSelector` (without one, "
+                   "sidecars do not read the credential). `insecureSkipVerify: true` does not silence it: the "
+                   "certificate is not verified, as Istio warns.")
 
 MSH601 = Check(
     code="MSH601", severity=WARNING, istio_code="IST0128",
@@ -185,12 +187,15 @@ MSH602 = Check(
     examples=("""
 kind: DestinationRule
 metadata: {name: api, namespace: default}
-spec: {host: api.example.com, trafficPolicy: {portLevelSettings: [{port: {number: 443}, tls: {mode: MUTUAL}}]}}
+spec:
+  host: api.example.com
+  trafficPolicy: {portLevelSettings: [{port: {number: 443}, tls: {mode: MUTUAL, credentialName: api-client}}]}
 """, """
 kind: DestinationRule
 metadata: {name: api, namespace: default}
 spec:
   host: api.example.com
+  workloadSelector: {matchLabels: {app: client}}
   trafficPolicy: {portLevelSettings: [{port: {number: 443}, tls: {mode: MUTUAL, credentialName: api-client}}]}
 """))
 

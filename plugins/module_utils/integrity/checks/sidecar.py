@@ -24,11 +24,17 @@ spec: {egress: [{hosts: %s}]%s}
 """ % (name, egress, selector_field)
 
 
-# A workload in ambient mode has no sidecar: by its own label or its namespace's.
-_AMBIENT = ("(w.ambient = 1 OR EXISTS (SELECT 1 FROM namespace_info n WHERE n.name = w.namespace AND n.ambient = 1)"
+# A namespace in ambient mode as Istio reads it: labelled ambient, and neither sidecar injection nor a revision.
+_AMBIENT_NAMESPACE = "n.ambient = 1 AND coalesce(n.injection, 0) <> 1"
+# A workload ambient mode captures (live, Istio sees its ambient.istio.io/redirection annotation): by its own label
+# or its namespace's, unless it opts out (dataplane-mode none) or gets a sidecar (injected, or to be injected).
+_AMBIENT = ("((w.ambient = 1 OR EXISTS (SELECT 1 FROM namespace_info n WHERE n.name = w.namespace AND "
+            + _AMBIENT_NAMESPACE + "))"
             " AND NOT EXISTS (SELECT 1 FROM workload_label l WHERE l.workload_id = w.id"
-            " AND l.key = 'istio.io/dataplane-mode' AND l.value = 'none'))")
-_NAMESPACE_AMBIENT = "EXISTS (SELECT 1 FROM namespace_info n WHERE n.name = sc.namespace AND n.ambient = 1)"
+            " AND l.key = 'istio.io/dataplane-mode' AND l.value = 'none')"
+            " AND w.proxied = 0 AND coalesce(w.injection, (SELECT n.injection FROM namespace_info n"
+            " WHERE n.name = w.namespace), 0) <> 1)")
+_NAMESPACE_AMBIENT = "EXISTS (SELECT 1 FROM namespace_info n WHERE n.name = sc.namespace AND " + _AMBIENT_NAMESPACE + ")"
 
 MSH404 = Check(
     code="MSH404", severity=ERROR, istio_code="IST0101", kiali_code="KIA0004",
@@ -81,8 +87,11 @@ MSH405 = Check(
     code="MSH405", severity=WARNING, istio_code="IST0167",
     title="Sidecar has no effect on workloads in ambient mode",
     reads=("Sidecar", "Pod", "Namespace"),
-    resolution="A Sidecar selecting workloads in ambient mode (label `istio.io/dataplane-mode: ambient`, theirs or "
-               "their namespace's), or without selector in an ambient namespace: there is no sidecar to configure.",
+    resolution="Where Istio reports it: a Sidecar without selector (or with empty labels) in a namespace in "
+               "ambient mode (`istio.io/dataplane-mode: ambient` without `istio-injection: enabled` or "
+               "`istio.io/rev`), or a Sidecar selecting workloads ambient mode captures (their label or their "
+               "namespace's, not opted out with `none`, and without a sidecar, injected or to be): there is no "
+               "sidecar to configure.",
     sql="""
         SELECT sc.object_id, CASE WHEN sc.selects THEN 'spec.workloadSelector' ELSE 'metadata.namespace' END AS path
         FROM sidecar sc

@@ -270,6 +270,9 @@ MSH110 = Check(
     reads=("VirtualService", "Gateway"), target_kind="gateway",
     resolution="A `spec.gateways[]` name containing `" + INTERNAL_GATEWAY_MARK + "` that is no Istio Gateway "
                "of the sources: an implementation detail whose name may change.",
+    differs="The pinned Istio recognises only its current form `<gateway>~" + INTERNAL_GATEWAY_MARK + "~<listener>` "
+            "and reports a name of the earlier form (`-" + INTERNAL_GATEWAY_MARK + "-`) as a missing Gateway "
+            "(IST0101, IST0132); both forms name a generated Gateway, so both get this finding.",
     sql="""
         SELECT g.vs_id AS object_id, g.path, g.gateway_key AS target
         FROM vs_gateway g
@@ -522,22 +525,27 @@ MSH303 = Check(
     code="MSH303", severity=WARNING, istio_code="IST0130",
     title="Rule never used: an earlier rule takes all its requests",
     reads=("VirtualService",),
-    resolution="Per http, tcp and tls list, as Istio evaluates them: a rule without `match` after another rule "
-               "without `match` (only the last may have none), or a rule whose every match repeats a match of an "
-               "earlier rule (matches compare field by field, names included).",
+    resolution="Per http, tcp and tls list, as Istio's validation decides it: every rule after a rule without "
+               "`match` (only the last may have none; that rule takes every request), and a rule whose every match "
+               "repeats a match of an earlier rule (matches compare field by field, as Istio serializes them: "
+               "their `name` and unset or zero fields aside).",
     sql="""
         SELECT r.vs_id AS object_id, 'spec.' || r.protocol || '[' || r.idx || ']' AS path,
                CASE WHEN r.match_count = 0 THEN 'only the last rule can have no match'
+                    WHEN after_catch_all THEN 'an earlier rule without match takes every request'
                     ELSE 'all its matches are used by earlier rules' END AS reason
-        FROM route r
-        WHERE (r.match_count = 0 AND EXISTS (
-                   SELECT 1 FROM route c WHERE c.vs_id = r.vs_id AND c.protocol = r.protocol AND c.idx < r.idx
-                     AND c.match_count = 0))
+        FROM (SELECT r.*, EXISTS (
+                  SELECT 1 FROM route c WHERE c.vs_id = r.vs_id AND c.protocol = r.protocol AND c.idx < r.idx
+                    AND c.match_count = 0) AS after_catch_all
+              FROM route r) r
+        WHERE after_catch_all
            OR (r.match_count > 0 AND NOT EXISTS (
                    SELECT 1 FROM route_match m WHERE m.route_id = r.id AND NOT EXISTS (
                        SELECT 1 FROM route c JOIN route_match cm ON cm.route_id = c.id
                        WHERE c.vs_id = r.vs_id AND c.protocol = r.protocol AND c.idx < r.idx
                          AND cm.canonical = m.canonical)))""",
+    differs="Istio names a rule by its index only, so it merges the same message for http and tcp rules of one "
+            "index into one; each unreachable rule is reported here, on its own list.",
     message="{path} is never used: {reason}",
     examples=(_SERVICE + """---
 kind: VirtualService

@@ -16,7 +16,7 @@ kind: Gateway
 metadata: {name: edge, namespace: istio-system}
 spec:
   selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+  servers: [{port: {number: 80, name: web, protocol: HTTP}, hosts: ["*"]}]
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -107,7 +107,7 @@ def test_nodes_and_edges_of_a_small_mesh_counted_by_hand(facts):
 def test_the_broken_part_keeps_findings_their_parties_and_placeholders(tmp_path):
     (tmp_path / "mesh.yaml").write_text(MESH)
     graph = run_integrity(IntegrityRequest(src=[str(tmp_path)], graph="broken"))["graph"]
-    # The Gateway has a finding of its own (MSH403: its port is not on the gateway Service); cart-v1 has none.
+    # The Gateway has a finding of its own (MSH509: its port name is not its protocol); cart-v1 has none.
     assert sorted(n["id"] for n in graph["nodes"]) == sorted([
         "Gateway/istio-system/edge", "VirtualService/web/shop", "ServiceEntry/web/pay-a", "ServiceEntry/web/pay-b",
         "missing:Gateway/istio-system/gone", "missing:DestinationRule/web/subset v9 of cart"])
