@@ -24,10 +24,11 @@ test: unit sanity lint integration molecule stray-check ## set up everything and
 demo: venv collection controlplane ## local control plane, sample mesh with planted faults, report, repair plan
 	$(BIN)/python tools/demo.py
 
-bench: venv collection controlplane ## engine on 1k/10k/30k-Service meshes; 500 meshservices vs a kubernetes.core loop; reconcile of 200 MeshServices
+bench: venv collection controlplane operator ## engine on 1k/10k/30k-Service meshes; 500 meshservices vs a kubernetes.core loop; reconcile of 200 MeshServices; the operator on 100
 	$(BIN)/python bench/bench_engine.py
 	$(BIN)/python bench/bench_meshservice.py
 	$(BIN)/python bench/bench_reconcile.py
+	$(BIN)/python bench/bench_operator.py
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements/dev.txt

@@ -57,6 +57,14 @@ def log(message: str) -> None:
     print("[localoperator] %s" % message, file=sys.stderr, flush=True)
 
 
+def pinned_version() -> str:
+    """The Ansible Operator release tools/operator/versions.env pins."""
+    for line in (HERE / "versions.env").read_text().splitlines():
+        if line.startswith("ANSIBLE_OPERATOR_VERSION="):
+            return line.split("=", 1)[1].strip()
+    raise OperatorError("tools/operator/versions.env names no ANSIBLE_OPERATOR_VERSION")
+
+
 def build_binary() -> Path:
     """Build (or reuse) the pinned ansible-operator; returns its path."""
     result = subprocess.run(["bash", str(HERE / "build.sh")], stdout=subprocess.PIPE, text=True, check=False)
