@@ -21,7 +21,7 @@ export ANSIBLE_INVENTORY_UNPARSED_WARNING := False
 test: unit sanity lint integration molecule stray-check ## set up everything and run every test suite
 	@echo "make test: all suites passed"
 
-demo: venv collection controlplane ## local control plane, sample mesh with planted faults, report, repair plan
+demo: venv collection controlplane operator ## local control plane, sample mesh with planted faults, report, repair plan, the MeshService operator
 	$(BIN)/python tools/demo.py
 
 bench: venv collection controlplane operator ## engine on 1k/10k/30k-Service meshes; 500 meshservices vs a kubernetes.core loop; reconcile of 200 MeshServices; the operator on 100
