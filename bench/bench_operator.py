@@ -23,7 +23,6 @@ import statistics
 import sys
 import time
 import urllib.request
-from pathlib import Path
 from typing import Dict, List, Tuple
 
 import yaml
@@ -84,8 +83,8 @@ def batch(plane, operator, count: int, timeout: float) -> Dict[str, float]:
                 ready += any(c["type"] == "Ready" and c["status"] == "True" for c in state.get("conditions") or [])
         time.sleep(1)
     if len(done) < count:
-        raise SystemExit("only %d of %d MeshServices reconciled within %ds:\n%s" % (len(done), count, timeout,
-                                                                                  operator.log_tail(20)))
+        raise SystemExit("only %d of %d MeshServices reconciled within %ds:\n%s"
+                         % (len(done), count, timeout, operator.log_tail(20)))
     reconciles = operator_metric(operator, "controller_runtime_reconcile_total") - before_reconciles
     seconds = operator_metric(operator, "controller_runtime_reconcile_time_seconds_sum") - before_time
     latencies = list(done.values())

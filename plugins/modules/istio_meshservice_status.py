@@ -255,8 +255,8 @@ def record(module: AnsibleModule, api, target: tuple, owned: dict, now: str) -> 
                 resource.post_event(event_object(current, event["reason"], event["message"], now))
                 result["events"] += 1
             except client.Forbidden as error:
-                module.warn("MeshService %s/%s: the status is written but its Event is not: %s" % (namespace, name,
-                                                                                                  error))
+                module.warn("MeshService %s/%s: the status is written but its Event is not: %s"
+                            % (namespace, name, error))
     header = "MeshService %s/%s status" % (namespace, name)
     return result, {"before_header": header, "after_header": header, "before": old, "after": new}
 

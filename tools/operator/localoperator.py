@@ -161,8 +161,8 @@ class LocalOperator:
         except BaseException:
             self.stop(remove=False)
             raise
-        log("ansible-operator up in %.1fs (metrics %s, log %s)" % (time.monotonic() - started, self.metrics_url,
-                                                                    self.log_path))
+        log("ansible-operator up in %.1fs (metrics %s, log %s)"
+            % (time.monotonic() - started, self.metrics_url, self.log_path))
         return self
 
     def __enter__(self) -> "LocalOperator":
@@ -205,8 +205,8 @@ class LocalOperator:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise OperatorError("ansible-operator exited with code %s:\n%s" % (self.process.returncode,
-                                                                                  self.log_tail()))
+                raise OperatorError("ansible-operator exited with code %s:\n%s"
+                                    % (self.process.returncode, self.log_tail()))
             if localcluster._http_ok("http://127.0.0.1:%d/readyz" % self.ports["health"]) and \
                     "Starting workers" in self.log_text():  # pylint: disable=protected-access
                 return
