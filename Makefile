@@ -16,18 +16,19 @@ export ANSIBLE_LOCALHOST_WARNING := False
 export ANSIBLE_INVENTORY_UNPARSED_WARNING := False
 
 .PHONY: test demo bench unit sanity lint integration molecule stray-check controlplane cluster-up cluster-down \
-        venv collection clean requirements
+        venv collection clean requirements operator operator-up operator-down operator-logs
 
 test: unit sanity lint integration molecule stray-check ## set up everything and run every test suite
 	@echo "make test: all suites passed"
 
-demo: venv collection controlplane ## local control plane, sample mesh with planted faults, report, repair plan
+demo: venv collection controlplane operator ## local control plane, sample mesh with planted faults, report, repair plan, the MeshService operator
 	$(BIN)/python tools/demo.py
 
-bench: venv collection controlplane ## engine on 1k/10k/30k-Service meshes; 500 meshservices vs a kubernetes.core loop; reconcile of 200 MeshServices
+bench: venv collection controlplane operator ## engine on 1k/10k/30k-Service meshes; 500 meshservices vs a kubernetes.core loop; reconcile of 200 MeshServices; the operator on 100
 	$(BIN)/python bench/bench_engine.py
 	$(BIN)/python bench/bench_meshservice.py
 	$(BIN)/python bench/bench_reconcile.py
+	$(BIN)/python bench/bench_operator.py
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements/dev.txt
@@ -67,7 +68,7 @@ sanity: $(SANITY_VENV)/.installed ## ansible-test sanity on a copy of the tracke
 lint: venv collection
 	$(BIN)/ansible-lint --profile production
 
-integration: venv collection controlplane ## Debian's prometheus (canary playbooks), openssh-server (a remote host), chromium (HTML report)
+integration: venv collection controlplane operator ## Debian's prometheus (canary playbooks), openssh-server (a remote host), chromium (HTML report)
 	command -v prometheus >/dev/null && test -x /usr/sbin/sshd && test -x /usr/bin/chromium || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus openssh-server chromium \
 	  >/dev/null; }
@@ -84,6 +85,19 @@ cluster-up: venv controlplane ## start the control plane in the background; kube
 
 cluster-down: venv
 	$(BIN)/python tools/controlplane/localcluster.py down --state .cluster
+
+operator: venv ## build (or reuse) the pinned upstream Ansible Operator
+	bash tools/operator/build.sh >/dev/null
+
+operator-up: venv collection controlplane operator ## the Ansible Operator against the local control plane (starts it if needed)
+	test -f .cluster/state.json || $(BIN)/python tools/controlplane/localcluster.py up --state .cluster
+	$(BIN)/python tools/operator/localoperator.py up --state .cluster
+
+operator-down: venv ## stop the operator (the control plane stays: make cluster-down)
+	$(BIN)/python tools/operator/localoperator.py down --state .cluster
+
+operator-logs: venv ## the operator's log
+	$(BIN)/python tools/operator/localoperator.py logs --state .cluster
 
 requirements: ## re-resolve requirements/dev.txt from requirements/dev.in
 	rm -rf build/req-venv && $(PYTHON) -m venv build/req-venv

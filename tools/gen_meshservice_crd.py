@@ -76,7 +76,8 @@ def status_schema() -> Dict[str, Any]:
             "message": string, "observedGeneration": {"type": "integer"},
             "lastTransitionTime": {"type": "string", "format": "date-time"}}}},
         "violations": {"type": "array", "items": {"type": "object", "properties": {
-            "code": string, "severity": string, "resource": string, "message": string}}},
+            "code": string, "severity": string, "resource": string, "message": string,
+            "related": {"type": "array", "items": string}}}},
         "repairActions": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
         "managedResources": {"type": "array", "items": string},
     }}

@@ -23,6 +23,9 @@ description:
   - Adds or removes the C(meshops.io/meshservice-cleanup) finalizer, which keeps a deleted MeshService until the
     reconcile has removed the objects it owns. Other finalizers are kept; concurrent changes are detected by
     resourceVersion and retried.
+  - When the status is written and a condition turned C(False) (or changed its reason or message), a C(Warning)
+    Event about the MeshService says why (C(kubectl describe meshservice) and C(kubectl get events) show it); an
+    unchanged status posts none. Each listed violation names, in C(related), the other objects it involves.
   - Owned objects are found by the C(meshops.io/meshservice) and C(meshops.io/meshservice-namespace) labels
     next to our managed-by label, in every namespace.
 author:
@@ -82,7 +85,8 @@ options:
     elements: dict
     default: []
 notes:
-  - Needs C(get) and C(patch) on C(meshservices) and C(meshservices/status), and C(list) on the owned kinds.
+  - Needs C(get) and C(patch) on C(meshservices) and C(meshservices/status), C(list) on the owned kinds, and
+    C(create) on C(events) (without it the Event is left out with a warning).
   - A MeshService that no longer exists is reported with RV(resources[].found=false) and left alone.
 """
 
@@ -166,6 +170,12 @@ resources:
       description: Whether the finalizer was (or would be) added or removed.
       type: bool
       returned: always
+    events:
+      description:
+        - How many Warning Events were posted about the MeshService, one per condition that turned C(False)
+          or changed its reason or message (C(ApplyFailed), C(ViolationsFound)); none in check mode.
+      type: int
+      returned: always
 """
 
 import datetime
@@ -175,7 +185,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s import client
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.args import CONNECTION_ARG_SPEC
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.status import (
-    MeshServiceResource, apply_failure, apply_result_for, build_status, malformed_facts, owned_index, same_status)
+    MeshServiceResource, apply_failure, apply_result_for, build_status, event_object, malformed_facts, owned_index,
+    same_status, warning_events)
 
 
 def argument_spec() -> dict:
@@ -217,7 +228,7 @@ def record(module: AnsibleModule, api, target: tuple, owned: dict, now: str) -> 
     namespace, name, generation = target
     resource = MeshServiceResource(api, namespace, name)
     result = {"namespace": namespace, "name": name, "found": False, "status_changed": False, "finalizer_changed": False,
-              "state": "", "violation_count": 0, "error": ""}
+              "state": "", "violation_count": 0, "error": "", "events": 0}
     current = resource.get()
     if current is None:
         return result, None
@@ -239,6 +250,13 @@ def record(module: AnsibleModule, api, target: tuple, owned: dict, now: str) -> 
     result["status_changed"] = True
     if not module.check_mode:
         resource.write_status(old, new)
+        for event in warning_events(old, new):
+            try:
+                resource.post_event(event_object(current, event["reason"], event["message"], now))
+                result["events"] += 1
+            except client.Forbidden as error:
+                module.warn("MeshService %s/%s: the status is written but its Event is not: %s"
+                            % (namespace, name, error))
     header = "MeshService %s/%s status" % (namespace, name)
     return result, {"before_header": header, "after_header": header, "before": old, "after": new}
 

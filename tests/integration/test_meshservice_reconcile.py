@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -11,6 +12,10 @@ import pytest
 import yaml
 
 from conftest import REPO, install_meshservice_crd, run_collection_playbook, run_playbook
+
+sys.path.insert(0, str(REPO / "tools" / "operator"))
+
+import localoperator  # noqa: E402  pylint: disable=wrong-import-position
 
 NAMESPACE = "reconcile"
 GATEWAY_NAMESPACE = "reconcile-gw"
@@ -191,26 +196,8 @@ def operator_run(kubeconfig: Path, resource: Dict[str, Any], workdir: Path):
     return run_playbook(tasks, result_var="meshservice_reconcile_results", extra_args=["-e", "@%s" % extra])
 
 
-def service_account_kubeconfig(plane, workdir: Path) -> Path:
-    """A kubeconfig holding a token of the operator's service account, bound to operator/rbac.yaml only."""
-    plane.kubectl("create", "namespace", "meshops-system")
-    plane.kubectl("create", "serviceaccount", "meshservice-operator", "-n", "meshops-system")
-    plane.kubectl("apply", "-f", str(REPO / "operator" / "rbac.yaml"))
-    token = plane.kubectl("create", "token", "meshservice-operator", "-n", "meshops-system").stdout.strip()
-    admin = yaml.safe_load(Path(plane.kubeconfig).read_text())
-    cluster = admin["clusters"][0]
-    config = {"apiVersion": "v1", "kind": "Config", "clusters": [cluster],
-              "users": [{"name": "operator", "user": {"token": token}}],
-              "contexts": [{"name": "operator", "context": {"cluster": cluster["name"], "user": "operator"}}],
-              "current-context": "operator"}
-    path = workdir / "operator.kubeconfig"
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return path
-
-
 def test_role_runs_as_the_ansible_operator_runs_it(mesh, tmp_path):
-    kubeconfig = service_account_kubeconfig(mesh, tmp_path)
+    kubeconfig = localoperator.service_account_kubeconfig(mesh.kubeconfig, tmp_path / "operator.kubeconfig")
     mesh.kubectl("apply", "-f", "-", stdin=json.dumps(meshservice("checkout")))
     resource = get(mesh, "meshservice", "checkout")
 

@@ -29,6 +29,7 @@ COUNTED_SEVERITIES = ("error", "warning")
 # Keeps the resource small (etcd stores it whole); violationCount always has the full number.
 MAX_LISTED = 50
 FINALIZER_ATTEMPTS = 3
+EVENT_SOURCE = "meshops.istio_integrity"
 # What this module reads of the facts it is given.
 VIOLATION_FIELDS = ("id", "code", "severity", "kind", "namespace", "name", "message")
 ACTION_FIELDS = ("id", "action", "kind", "namespace", "name", "safe", "reason")
@@ -109,6 +110,46 @@ def _condition(kind: str, ok: bool, reason: str, message: str, generation: int,
             "lastTransitionTime": since}
 
 
+def listed_violation(violation: Dict[str, Any]) -> Dict[str, Any]:
+    """A violation as the status lists it; ``related`` names the other objects the finding involves
+    (another team's VirtualService claiming the same host, the Service a route points to)."""
+    listed = {"code": violation["code"], "severity": violation["severity"],
+              "resource": resource(violation["kind"], violation["namespace"], violation["name"]),
+              "message": violation["message"]}
+    related = sorted({resource(r["kind"], r["namespace"], r["name"]) for r in violation.get("related") or []})
+    if related:
+        listed["related"] = related
+    return listed
+
+
+def warning_events(old: Dict[str, Any], new: Dict[str, Any]) -> List[Dict[str, str]]:
+    """(reason, message) of each condition that is False in the new status and was not False for the same
+    reason and message before: what a reconcile reports as a Kubernetes Event, once per change."""
+    before = {c.get("type"): c for c in old.get("conditions") or []}
+    events = []
+    for condition in new["conditions"]:
+        previous = before.get(condition["type"]) or {}
+        if condition["status"] == "False" and (previous.get("status"), previous.get("reason"),
+                                               previous.get("message")) != ("False", condition["reason"],
+                                                                            condition["message"]):
+            events.append({"reason": condition["reason"], "message": condition["message"]})
+    return events
+
+
+def event_object(owner: Dict[str, Any], reason: str, message: str, now: str) -> Dict[str, Any]:
+    """A core/v1 Warning Event about a MeshService, as ``kubectl describe`` and ``kubectl get events`` show it."""
+    metadata = owner["metadata"]
+    return {"apiVersion": "v1", "kind": "Event",
+            "metadata": {"generateName": metadata["name"] + ".", "namespace": metadata["namespace"],
+                         "labels": {render.MANAGED_BY_LABEL: render.MANAGED_BY_VALUE}},
+            "involvedObject": {"apiVersion": MESHSERVICE_API_VERSION, "kind": "MeshService",
+                               "namespace": metadata["namespace"], "name": metadata["name"],
+                               "uid": metadata.get("uid", ""), "resourceVersion": metadata.get("resourceVersion", "")},
+            "reason": reason, "message": message[:1024], "type": "Warning", "count": 1,
+            "firstTimestamp": now, "lastTimestamp": now, "source": {"component": EVENT_SOURCE},
+            "reportingComponent": EVENT_SOURCE, "reportingInstance": EVENT_SOURCE}
+
+
 def build_status(generation: int, applied: Dict[str, Any], violations: List[Dict[str, Any]],
                  plan: List[Dict[str, Any]], owned: Set[str], previous: Dict[str, Any], now: str) -> Dict[str, Any]:
     """The status of one MeshService, from the apply result and the integrity facts."""
@@ -132,9 +173,7 @@ def build_status(generation: int, applied: Dict[str, Any], violations: List[Dict
         "lastChecked": now,
         "violationCount": len(mine),
         "conditions": [ready, consistent],
-        "violations": [{"code": v["code"], "severity": v["severity"],
-                        "resource": resource(v["kind"], v["namespace"], v["name"]), "message": v["message"]}
-                       for v in mine[:MAX_LISTED]],
+        "violations": [listed_violation(v) for v in mine[:MAX_LISTED]],
         "repairActions": relevant_actions(plan, mine)[:MAX_LISTED],
         "managedResources": sorted(owned),
     }
@@ -192,6 +231,9 @@ class MeshServiceResource:
         # A merge patch keeps keys it does not name: keys gone from the new status are nulled explicitly.
         body = dict({key: None for key in (old or {}) if key not in new}, **new)
         self.api.request("PATCH", self.path + "/status", body={"status": body}, content_type=MERGE_PATCH)
+
+    def post_event(self, event: Dict[str, Any]) -> None:
+        self.api.request("POST", namespaced_path("/api/v1", self.namespace, "events"), body=event)
 
     def set_finalizer(self, present: bool, current: Dict[str, Any], check_mode: bool) -> bool:
         """Add or remove our finalizer; the resourceVersion guards other controllers' finalizers."""

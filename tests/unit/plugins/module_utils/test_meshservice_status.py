@@ -48,7 +48,38 @@ def test_a_clash_reported_on_another_object_counts_for_ours():
     result = build(violations=[clash])
     assert result["consistencyState"] == "Inconsistent"
     assert result["violations"] == [{"code": "MSH201", "severity": "error", "resource": "VirtualService/shop/legacy-cart",
-                                     "message": clash["message"]}]
+                                     "message": clash["message"], "related": ["VirtualService/shop/cart"]}]
+
+
+def test_a_finding_on_our_object_names_the_other_teams_objects_it_involves():
+    clash = violation("MSH201", "VirtualService", "shop", "cart", related=[
+        ("VirtualService", "payments", "legacy-cart"), ("Gateway", "istio-system", "public"),
+        ("VirtualService", "payments", "legacy-cart")])
+    [listed] = build(violations=[clash])["violations"]
+    assert listed["resource"] == "VirtualService/shop/cart"
+    assert listed["related"] == ["Gateway/istio-system/public", "VirtualService/payments/legacy-cart"]
+    alone = build(violations=[violation("MSH102", "VirtualService", "shop", "cart")])["violations"][0]
+    assert "related" not in alone
+
+
+def test_a_warning_event_once_per_condition_that_turns_false_or_changes_why():
+    broken = build(violations=[violation("MSH102", "VirtualService", "shop", "cart")])
+    [event] = status.warning_events({}, broken)
+    assert event["reason"] == "ViolationsFound" and "VirtualService shop/cart: broken" in event["message"]
+    assert status.warning_events(broken, build(violations=[violation("MSH102", "VirtualService", "shop", "cart")],
+                                               previous=broken, now=T2)) == []
+    refused = build(applied={"failed": True, "msg": "refused: no such gateway"}, previous=broken, now=T2)
+    assert [e["reason"] for e in status.warning_events(broken, refused)] == ["ApplyFailed"]
+    assert status.warning_events(broken, build(previous=broken, now=T2)) == []
+
+
+def test_the_event_is_about_the_meshservice():
+    owner = {"metadata": {"name": "cart", "namespace": "shop", "uid": "u-1", "resourceVersion": "7"}}
+    event = status.event_object(owner, "ApplyFailed", "x" * 2000, T1)
+    assert event["involvedObject"] == {"apiVersion": "mesh.istio.operator/v1alpha1", "kind": "MeshService",
+                                       "namespace": "shop", "name": "cart", "uid": "u-1", "resourceVersion": "7"}
+    assert (event["type"], event["reason"], event["metadata"]["namespace"]) == ("Warning", "ApplyFailed", "shop")
+    assert len(event["message"]) == 1024 and event["metadata"]["generateName"] == "cart."
 
 
 def test_violations_with_safe_repairs_are_repair_pending():
