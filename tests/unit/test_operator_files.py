@@ -9,8 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s import resources
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import status
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice import owned, status
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import live
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,10 +60,10 @@ def test_the_watch_runs_the_reconcile_role_also_for_deletion():
 
 def test_kinds_only_read_bypass_the_operator_cache_and_owned_kinds_are_watched():
     blacklisted = {(entry["group"], entry["kind"]) for entry in WATCH["blacklist"]}
-    owned = set(resources.KINDS)
+    owned_kinds = set(owned.KINDS)
     for kind, (base, plural, _accept) in live.LIVE_KINDS.items():
         group = group_of(base)
-        if kind in owned:
+        if kind in owned_kinds:
             # Read through the proxy's cache, which watches them: also how a hand edit triggers a reconcile.
             assert {"list", "watch", "patch", "delete"} <= verbs(group, plural), kind
             assert (group, kind) not in blacklisted, kind
