@@ -47,7 +47,7 @@ class Analysis:
                  scanned_namespaces: Optional[Iterable[str]] = None,
                  system_namespaces: Iterable[str] = DEFAULT_SYSTEM_NAMESPACES,
                  istio_namespace: str = DEFAULT_ISTIO_NAMESPACE,
-                 suppress: Sequence[triage.SuppressionRule] = ()) -> None:
+                 suppress: Sequence[triage.SuppressionRule] = (), rejections: Sequence[Any] = ()) -> None:
         self.model = model.finish()
         self.parameters = {"domain": model.domain, "root_namespace": istio_namespace,
                            "namespaces_scanned": int("Namespace" in model.scanned)}
@@ -64,6 +64,7 @@ class Analysis:
         self._ids: set = set()
         for check in checks:
             self._run(check)
+        self._schema_violations(rejections, {check.code for check in checks})
         self.violations.sort(key=lambda v: (catalogue.SEVERITY_ORDER[v["severity"]], v["code"],
                                             v["namespace"], v["name"], v["path"]))
         triage.assign_fingerprints(self.violations)
@@ -82,6 +83,8 @@ class Analysis:
             self.checks_skipped[check.code] = "needs %s, which the scan did not include" % ", ".join(missing)
             return
         self.checks_run.append(check.code)
+        if not check.sql:
+            return  # a schema check: its findings come from the load (_schema_violations)
         for row in self.model.db.execute(check.sql, self.parameters):
             row = dict(row)
             subject = self.objects[row["object_id"]]
@@ -95,6 +98,32 @@ class Analysis:
                 continue
             violation = self._violation(check, subject, row)
             if violation["id"] not in self._ids:  # one finding per object and field
+                self._ids.add(violation["id"])
+                self.violations.append(violation)
+
+    def _schema_violations(self, rejections: Sequence[Any], codes: set) -> None:
+        """What the API server would refuse (schema.admission rejections), as findings of the MSH8xx codes."""
+        by_source = {row["source"]: row for row in self.objects.values()}
+        for rejection in rejections:
+            check = catalogue.BY_CODE.get(rejection.code)
+            if check is None or check.code not in codes:
+                continue
+            subject = by_source.get(rejection.source)
+            if subject is not None and not subject["in_scope"]:
+                continue
+            kind = DISPLAY_KINDS.get(rejection.kind, rejection.kind)
+            where = "%s %s/%s" % (kind, rejection.namespace, rejection.name)
+            violation = {
+                "id": "%s:%s/%s/%s:%s" % (check.code, kind, rejection.namespace, rejection.name, rejection.path),
+                "code": check.code, "istio_code": "", "kiali_code": "", "severity": check.severity,
+                "title": check.title, "kind": kind, "api_group": rejection.api_group,
+                "namespace": rejection.namespace, "name": rejection.name, "path": rejection.path,
+                "object": "%s/%s/%s" % (kind, rejection.namespace, rejection.name),
+                "message": "%s: %s: %s" % (where, rejection.path or "(document)", rejection.reason),
+                "target": "", "related": [], "managed": bool(subject and subject["managed"]),
+                "source": rejection.source, "object_id": subject["id"] if subject else None,
+            }
+            if violation["id"] not in self._ids:
                 self._ids.add(violation["id"])
                 self.violations.append(violation)
 
@@ -193,13 +222,13 @@ def analyze(model: MeshModel, codes: Optional[Iterable[str]] = None, skip: Optio
             gateway_selector: Optional[Dict[str, str]] = None, include_objects: bool = True,
             system_namespaces: Iterable[str] = DEFAULT_SYSTEM_NAMESPACES,
             istio_namespace: str = DEFAULT_ISTIO_NAMESPACE,
-            suppress: Sequence[triage.SuppressionRule] = ()) -> Dict[str, Any]:
+            suppress: Sequence[triage.SuppressionRule] = (), rejections: Sequence[Any] = ()) -> Dict[str, Any]:
     """The whole result the facts module returns: summary, violations, suppressed findings, repair plan.
 
     Suppressed findings get no repair action: they are known exceptions.
     """
     analysis = Analysis(model, select_checks(codes, skip), scanned_namespaces, system_namespaces, istio_namespace,
-                        suppress)
+                        suppress, rejections)
     plan = repair.plan(analysis.model, analysis.violations, gateway_selector)
     for violation in analysis.violations + analysis.suppressed:
         del violation["object_id"]

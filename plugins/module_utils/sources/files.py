@@ -57,6 +57,8 @@ class LoadReport:
         self.ignored_kinds: Dict[str, int] = {}
         self.skipped: List[Dict[str, Any]] = []
         self.places: Dict[str, Place] = {}
+        # The schema layer's gate (schema.admission.SchemaGate), when documents from files are validated.
+        self.schema: Any = None
 
     def skip(self, source: str, reason: str, document: Optional[int] = None) -> None:
         entry: Dict[str, Any] = {"source": source, "reason": reason}
@@ -120,6 +122,10 @@ def load_object(model: MeshModel, report: LoadReport, obj: Any, source: str, doc
     if not isinstance(kind, str) or not kind:
         report.skip(source, "document has no kind", document)
         return
+    if report.schema is not None and place is not None:
+        obj = report.schema.admit(obj, source)
+        if obj is None:  # refused where its meaning lies: the schema finding says why
+            return
     try:
         modelled = model.add(obj, source)
     except InvalidDocument as error:
