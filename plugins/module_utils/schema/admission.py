@@ -80,8 +80,9 @@ class SchemaGate:
                 kind: str) -> List[SchemaError]:
         core_errors = core.validate_core(group, kind, obj)
         if core_errors is not None:
-            self._gap("unknown fields and types of %s not validated offline (built-in rules only: names, labels, "
-                      "selectors, ports)" % kind)
+            if kind != "Service":
+                self._gap("unknown fields and types of %s not validated offline (built-in rules only: names, "
+                          "labels, selectors, ports)" % kind)
             return [error._replace(origin="core") for error in core_errors]
         if not self.catalogue.knows(group, kind):
             self._gap("%s%s: no schema known, not validated" % (kind, " (%s)" % group if group else ""))

@@ -22,6 +22,13 @@ OBJECT_META_FIELDS = frozenset((
     "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation", "creationTimestamp",
     "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences", "finalizers",
     "managedFields"))
+# The fields of a Service the API server knows (strict field validation refuses any other).
+SERVICE_SPEC_FIELDS = frozenset((
+    "ports", "selector", "clusterIP", "clusterIPs", "type", "externalIPs", "sessionAffinity", "loadBalancerIP",
+    "loadBalancerSourceRanges", "externalName", "externalTrafficPolicy", "healthCheckNodePort",
+    "publishNotReadyAddresses", "sessionAffinityConfig", "ipFamilies", "ipFamilyPolicy", "allocateLoadBalancerNodePorts",
+    "loadBalancerClass", "internalTrafficPolicy", "trafficDistribution"))
+SERVICE_PORT_FIELDS = frozenset(("name", "protocol", "appProtocol", "port", "targetPort", "nodePort"))
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 
@@ -132,8 +139,8 @@ def _port_number(path: str, value: Any, required: bool = True) -> List[SchemaErr
 
 
 def _target_port(path: str, value: Any) -> List[SchemaError]:
-    if value is None:
-        return []
+    if value in (None, "", 0):
+        return []  # unset: the API server defaults it to the port
     if isinstance(value, str):
         if len(value) > 15 or not IANA_SVC_NAME.match(value) or "--" in value or not re.search("[a-z]", value):
             return [_invalid(path, value, "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"
@@ -142,11 +149,15 @@ def _target_port(path: str, value: Any) -> List[SchemaError]:
     return _port_number(path, value)
 
 
+def _unknown(path: str, value: Dict[str, Any], known: frozenset) -> List[SchemaError]:
+    return [SchemaError("%s.%s" % (path, key), 'unknown field "%s.%s"' % (path, key)) for key in value if key not in known]
+
+
 def service(obj: Dict[str, Any]) -> List[SchemaError]:
     spec = obj.get("spec") or {}
-    errors: List[SchemaError] = []
     if not isinstance(spec, dict):
         return [_invalid("spec", spec, "must be an object")]
+    errors: List[SchemaError] = _unknown("spec", spec, SERVICE_SPEC_FIELDS)
     service_type = spec.get("type", "ClusterIP")
     if service_type not in SERVICE_TYPES:
         errors.append(SchemaError("spec.type", "Unsupported value: %s: supported values: %s"
@@ -162,7 +173,12 @@ def service(obj: Dict[str, Any]) -> List[SchemaError]:
         if not isinstance(port, dict):
             errors.append(_invalid(path, port, "must be an object"))
             continue
+        errors += _unknown(path, port, SERVICE_PORT_FIELDS)
         name = port.get("name")
+        if name is not None and not isinstance(name, str):
+            errors.append(SchemaError(path + ".name", "Invalid value: %s: %s.name in body must be of type string: %s"
+                                      % (go_quote(name), path, go_quote(type(name).__name__))))
+            continue
         if len(ports) > 1 and not name:
             errors.append(SchemaError(path + ".name", "Required value"))
         elif name:
