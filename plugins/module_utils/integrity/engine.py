@@ -14,6 +14,12 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.
     DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, DISPLAY_KINDS, WORKLOAD_KINDS, MeshModel, api_group)
 
 _SERVICE_FQDN = re.compile(r"^[^.]+\.([^.]+)\.svc\.")
+SCHEMA_CODES = frozenset(check.code for check in catalogue.CATALOGUE if not check.sql)
+
+
+def _within(path: str, refused: str) -> bool:
+    """Whether a finding's field is the refused one or lies under it."""
+    return bool(refused) and (path == refused or path.startswith((refused + ".", refused + "[")))
 
 
 def target_namespace(check: catalogue.Check, target: Optional[str]) -> Optional[str]:
@@ -65,6 +71,7 @@ class Analysis:
         for check in checks:
             self._run(check)
         self._schema_violations(rejections, {check.code for check in checks})
+        self._drop_findings_on_refused_values(rejections)
         self.violations.sort(key=lambda v: (catalogue.SEVERITY_ORDER[v["severity"]], v["code"],
                                             v["namespace"], v["name"], v["path"]))
         triage.assign_fingerprints(self.violations)
@@ -126,6 +133,17 @@ class Analysis:
             if violation["id"] not in self._ids:
                 self._ids.add(violation["id"])
                 self.violations.append(violation)
+
+    def _drop_findings_on_refused_values(self, rejections: Sequence[Any]) -> None:
+        """No finding of another check stands on a value the API server refuses (the schema finding says it)."""
+        refused: Dict[str, List[str]] = {}
+        for rejection in rejections:
+            refused.setdefault(rejection.source, []).append(rejection.path)
+        if not refused:
+            return
+        self.violations = [violation for violation in self.violations
+                           if violation["code"] in SCHEMA_CODES
+                           or not any(_within(violation["path"], path) for path in refused.get(violation["source"], ()))]
 
     def _scanned(self, kind: str) -> bool:
         if kind == catalogue.WORKLOADS:
@@ -239,5 +257,12 @@ def analyze(model: MeshModel, codes: Optional[Iterable[str]] = None, skip: Optio
         "repair_plan": plan,
     }
     if include_objects:
-        result["objects"] = analysis.in_scope_objects()
+        # Documents the schema layer kept out of the model are checked objects too (reports list them).
+        refused = {(v["kind"], v["namespace"], v["name"]) for v in analysis.violations + analysis.suppressed
+                   if v["code"] in SCHEMA_CODES}
+        objects = analysis.in_scope_objects()
+        refused -= {(o["kind"], o["namespace"], o["name"]) for o in objects}
+        result["objects"] = sorted(objects + [{"kind": kind, "namespace": namespace, "name": name}
+                                              for kind, namespace, name in refused],
+                                   key=lambda o: (o["kind"], o["namespace"], o["name"]))
     return result

@@ -54,24 +54,15 @@ def go_quote(value: Any) -> str:
     return str(value)
 
 
+_TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+
+
 def type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
+    return _TYPE_NAMES.get(type(value)) or ("null" if value is None else type(value).__name__)
 
 
 def _is_type(value: Any, wanted: str) -> bool:
-    actual = type_name(value)
+    actual = _TYPE_NAMES.get(type(value))
     return actual == wanted or (wanted == "number" and actual == "integer")
 
 
@@ -126,7 +117,7 @@ class Node:
                  "preserve_unknown", "int_or_string", "embedded", "minimum", "maximum", "exclusive_minimum",
                  "exclusive_maximum", "min_length", "max_length", "min_items", "max_items", "min_properties",
                  "max_properties", "list_type", "map_keys", "one_of", "any_of", "all_of", "not_", "rules",
-                 "defaults", "raw_enum")
+                 "defaults", "raw_enum", "fixups", "scalar_rules", "combined")
 
     def __init__(self, schema: Dict[str, Any], cel: Optional["CelCompiler"], unvalidated: List[Unvalidated],
                  path: str) -> None:
@@ -163,6 +154,12 @@ class Node:
         self.not_ = Node(schema["not"], None, unvalidated, path) if isinstance(schema.get("not"), dict) else None
         self.defaults = {name: sub["default"] for name, sub in (schema.get("properties") or {}).items()
                          if "default" in sub}
+        self.scalar_rules = any(rule is not None for rule in (
+            self.max_length, self.min_length, self.pattern, self.format, self.minimum, self.maximum))
+        self.combined = bool(self.one_of or self.any_of or self.all_of or self.not_)
+        # Whether defaults are set here or below: only such objects are copied before validation.
+        self.fixups = bool(self.defaults) or any(
+            child.fixups for child in list(self.properties.values()) + [self.additional, self.items] if child)
         self.rules: List[CelRule] = []
         for rule in schema.get("x-kubernetes-validations") or ():
             if cel is None:
@@ -195,9 +192,9 @@ class Validator:
 
     def validate(self, obj: Dict[str, Any]) -> Tuple[Dict[str, Any], List[SchemaError]]:
         """The object as the API server would store it (nulls dropped, defaults set) and its errors."""
-        obj = copy.deepcopy(obj)
         errors: List[SchemaError] = []
-        obj = _prune_and_default(self.root, obj, True)
+        if self.root.fixups:
+            obj = _prune_and_default(self.root, copy.deepcopy(obj), True)
         self._check(self.root, obj, "", errors, root=True)
         return obj, errors
 
@@ -208,13 +205,14 @@ class Validator:
             self._check_object(node, value, path, errors, root)
         elif isinstance(value, list):
             self._check_array(node, value, path, errors)
-        else:
+        elif node.scalar_rules:
             self._check_scalar(node, value, path, errors)
         if node.enum is not None and json.dumps(value, sort_keys=True) not in node.enum:
             errors.append(SchemaError(path, "Unsupported value: %s: supported values: %s" % (
                 go_quote(value), ", ".join(go_quote(v) for v in node.raw_enum))))
-        for reason in self._combinators(node, value, path):
-            errors.append(SchemaError(path, reason))
+        if node.combined:
+            for reason in self._combinators(node, value, path):
+                errors.append(SchemaError(path, reason))
         if node.rules and self.cel is not None and not errors_under(errors, path):
             for rule in node.rules:
                 ok, message = self.cel.evaluate(rule, value)
@@ -244,11 +242,13 @@ class Validator:
     def _check_object(self, node: Node, value: Dict[str, Any], path: str, errors: List[SchemaError],
                       root: bool) -> None:
         for name in node.required:
-            if name not in value:
+            if value.get(name) is None and not (name in value and node.properties.get(name, node).nullable):
                 errors.append(SchemaError(_path(path, name), "Required value"))
         for name, item in value.items():
             key = str(name)
             child = node.properties.get(key)
+            if item is None and not (child or node.additional or node).nullable and (child or node.additional):
+                continue  # a null of a non-nullable field is dropped before validation
             if root and key in self.meta_properties:
                 continue  # apiVersion and kind chose this schema; metadata is ObjectMeta (core.object_meta)
             if child is not None:

@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jinja2
 import pytest
 import yaml
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import (
     IntegrityRequest, run_integrity)
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.reports import formats
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.reports.html import to_html
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.admission import SchemaGate
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.structural import Validator
 
@@ -151,3 +154,20 @@ def test_the_shipped_catalogue_is_generated_from_the_pinned_modules():
     completed = subprocess.run([sys.executable, str(REPO / "tools" / "gen_schemas.py"), "--check"],
                                capture_output=True, text=True, check=False)
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_a_refused_document_is_in_every_report_format():
+    # The version is not served: the document stays out of the model, yet every format shows its finding.
+    text = ("apiVersion: networking.istio.io/v1alpha9\nkind: Gateway\nmetadata: {name: g, namespace: default}\n"
+            "spec: {selector: {istio: ingressgateway}}\n")
+    facts = run_integrity(IntegrityRequest(content=text))
+    assert [v["code"] for v in facts["violations"]] == ["MSH801"]
+    sarif = formats.to_sarif(facts)
+    assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["MSH801"]
+    assert sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 1
+    assert "MSH801" in formats.to_github_annotations(facts) and "line=1" in formats.to_github_annotations(facts)
+    assert [entry["check_name"] for entry in formats.to_gitlab_codequality(facts)] == ["MSH801"]
+    assert "MSH801" in to_html(facts)
+    junit = jinja2.Environment(loader=jinja2.FileSystemLoader(str(REPO / "roles" / "integrity_report" / "templates")))
+    page = junit.get_template("junit.xml.j2").render(integrity_report_facts=facts, integrity_report_title="t")
+    assert '<failure type="MSH801"' in page and "Gateway/default/g" in page
