@@ -40,9 +40,12 @@ FQDN = "%s.%s.svc.cluster.local"
 # Every code, with how many violations the planted objects below produce.
 PLANTED = {
     "MSH101": 1, "MSH102": 2, "MSH103": 1, "MSH104": 1, "MSH105": 1, "MSH106": 1, "MSH107": 2, "MSH108": 1,
-    "MSH109": 1, "MSH110": 1, "MSH201": 2, "MSH202": 2, "MSH203": 2, "MSH204": 2, "MSH205": 1, "MSH301": 1,
+    "MSH109": 1, "MSH110": 1, "MSH201": 2, "MSH202": 2, "MSH203": 2, "MSH204": 2, "MSH301": 1,
     "MSH302": 2, "MSH303": 2, "MSH304": 1, "MSH401": 1, "MSH402": 1, "MSH403": 1, "MSH501": 1, "MSH502": 1,
     "MSH503": 1, "MSH507": 1, "MSH601": 1,
+    # dup-205 repeats a port name: the API server refuses it (MSH803), and with the refused name left out of
+    # the other checks MSH205 (which says the same where schema validation is off) does not repeat it.
+    "MSH803": 1,
 }
 
 
@@ -201,7 +204,8 @@ def measure(kind: str, directory: str) -> Dict[str, Any]:
     else:
         from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import (  # pylint: disable=import-outside-toplevel
             IntegrityRequest, run_integrity)
-        facts = run_integrity(IntegrityRequest(src=[directory], include_objects=False))
+        facts = run_integrity(IntegrityRequest(src=[directory], include_objects=False,
+                                               schema_validation=kind != "engine-without-schema"))
         result = {"by_code": facts["summary"]["by_code"], "objects": sum(facts["summary"]["scanned"].values()),
                   "complete": facts["summary"]["complete"]}
     result["seconds"] = time.perf_counter() - started
@@ -363,7 +367,7 @@ def main() -> int:
     if args.timed:
         print(json.dumps(run_timed(*args.timed)))
         return 0
-    rows, failures, job_events, html_reports, side_by_side, slowest = [], [], [], [], [], []
+    rows, failures, job_events, html_reports, side_by_side, slowest, schema_shares = [], [], [], [], [], [], []
     for size in args.sizes:
         directory = args.workdir / ("mesh-%d" % size)
         if not (directory / "planted.yaml").exists():
@@ -383,6 +387,9 @@ def main() -> int:
         if args.side_by_side_only:
             continue
         floor, engine = run_measure("floor", directory), run_measure("engine", directory)
+        without_schema = run_measure("engine-without-schema", directory)
+        schema_shares.append((size, engine["objects"], engine["seconds"], without_schema["seconds"],
+                              (engine["seconds"] - without_schema["seconds"]) / without_schema["seconds"] * 100))
         exact = engine["by_code"] == PLANTED and engine["complete"]
         if not exact:
             failures.append("%d Services: found %s, planted %s" % (size, engine["by_code"], PLANTED))
@@ -408,6 +415,9 @@ def main() -> int:
                 "integrity_check playbook through ansible-playbook with its default options (locations and reports)",
                 "Services|objects|seconds|floor s|ratio to floor|playbook s|playbook ratio|peak MiB|found|planted|exact",
                 "%d|%d|%.2f|%.2f|%.2fx|%.2f|%.2fx|%.0f|%d|%d|%s", [row[:10] + ("yes" if row[10] else "NO",) for row in rows])
+    print_table("Schema validation's share of the offline check (the same run with schema_validation off)",
+                "Services|objects|seconds|without schema s|validation adds %", "%d|%d|%.2f|%.2f|%.0f%%",
+                schema_shares)
     print_table("The same playbook through ansible-runner (as AWX runs it): job events vs AWX's default 700 kB event limit",
                 "Services|objects|events|largest event kB|ratio to 700 kB|stdout kB", "%d|%d|%d|%.1f|%.3fx|%.1f",
                 [(size, objects, events["events"], events["largest_kb"], events["largest_kb"] / 700, events["stdout_kb"])
@@ -421,7 +431,7 @@ def main() -> int:
         print("\nGrowth 1k -> 10k Services: %.1fx time (bar: at most 12x)" % (by_size[10000][2] / by_size[1000][2]))
     print("Target: ours at most 1/3 of istioctl's time (ratio <= 0.33x) at 10k and 30k Services, peak memory no higher.")
     print("Bars: ratio to floor at 10k at most 1.5x; playbook ratio at 30k at most 1.5x; peak memory at 30k under 1024 MiB;\n"
-          "found == planted at every size; largest job event well under 700 kB.")
+          "found == planted at every size; largest job event well under 700 kB; schema validation adds at most 20% at 30k.")
     for failure in failures:
         print("MISMATCH: " + failure)
     return 1 if failures else 0

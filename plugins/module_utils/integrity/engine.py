@@ -14,6 +14,12 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.
     DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, DISPLAY_KINDS, WORKLOAD_KINDS, MeshModel, api_group)
 
 _SERVICE_FQDN = re.compile(r"^[^.]+\.([^.]+)\.svc\.")
+SCHEMA_CODES = frozenset(check.code for check in catalogue.CATALOGUE if not check.sql)
+
+
+def _within(path: str, refused: str) -> bool:
+    """Whether a finding's field is the refused one or lies under it."""
+    return bool(refused) and (path == refused or path.startswith((refused + ".", refused + "[")))
 
 
 def target_namespace(check: catalogue.Check, target: Optional[str]) -> Optional[str]:
@@ -47,7 +53,8 @@ class Analysis:
                  scanned_namespaces: Optional[Iterable[str]] = None,
                  system_namespaces: Iterable[str] = DEFAULT_SYSTEM_NAMESPACES,
                  istio_namespace: str = DEFAULT_ISTIO_NAMESPACE,
-                 suppress: Sequence[triage.SuppressionRule] = (), live: bool = False) -> None:
+                 suppress: Sequence[triage.SuppressionRule] = (), live: bool = False,
+                 rejections: Sequence[Any] = ()) -> None:
         self.model = model.finish()
         mesh = model.mesh(istio_namespace)
         self.mesh_config = {"source": mesh.source, "enable_auto_mtls": mesh.enable_auto_mtls,
@@ -70,6 +77,8 @@ class Analysis:
         self._ids: set = set()
         for check in checks:
             self._run(check)
+        self._schema_violations(rejections, {check.code for check in checks})
+        self._drop_findings_on_refused_values(rejections)
         self.violations.sort(key=lambda v: (catalogue.SEVERITY_ORDER[v["severity"]], v["code"],
                                             v["namespace"], v["name"], v["path"]))
         triage.assign_fingerprints(self.violations)
@@ -89,6 +98,8 @@ class Analysis:
             self.checks_skipped[check.code] = "needs %s, which the scan did not include" % ", ".join(missing)
             return
         self.checks_run.append(check.code)
+        if not check.sql:
+            return  # a schema check: its findings come from the load (_schema_violations)
         for row in self.model.db.execute(check.sql, self.parameters):
             row = dict(row)
             subject = self.objects[row["object_id"]]
@@ -107,6 +118,43 @@ class Analysis:
             if violation["id"] not in self._ids:  # one finding per object and field
                 self._ids.add(violation["id"])
                 self.violations.append(violation)
+
+    def _schema_violations(self, rejections: Sequence[Any], codes: set) -> None:
+        """What the API server would refuse (schema.admission rejections), as findings of the MSH8xx codes."""
+        by_source = {row["source"]: row for row in self.objects.values()}
+        for rejection in rejections:
+            check = catalogue.BY_CODE.get(rejection.code)
+            if check is None or check.code not in codes:
+                continue
+            subject = by_source.get(rejection.source)
+            if subject is not None and not subject["in_scope"]:
+                continue
+            kind = DISPLAY_KINDS.get(rejection.kind, rejection.kind)
+            where = "%s %s/%s" % (kind, rejection.namespace, rejection.name)
+            violation = {
+                "id": "%s:%s/%s/%s:%s" % (check.code, kind, rejection.namespace, rejection.name, rejection.path),
+                "code": check.code, "istio_code": "", "kiali_code": "", "severity": check.severity,
+                "title": check.title, "kind": kind, "api_group": rejection.api_group,
+                "namespace": rejection.namespace, "name": rejection.name, "path": rejection.path,
+                "object": "%s/%s/%s" % (kind, rejection.namespace, rejection.name),
+                "message": "%s: %s: %s" % (where, rejection.path or "(document)", rejection.reason),
+                "target": "", "related": [], "managed": bool(subject and subject["managed"]),
+                "source": rejection.source, "object_id": subject["id"] if subject else None,
+            }
+            if violation["id"] not in self._ids:
+                self._ids.add(violation["id"])
+                self.violations.append(violation)
+
+    def _drop_findings_on_refused_values(self, rejections: Sequence[Any]) -> None:
+        """No finding of another check stands on a value the API server refuses (the schema finding says it)."""
+        refused: Dict[str, List[str]] = {}
+        for rejection in rejections:
+            refused.setdefault(rejection.source, []).append(rejection.path)
+        if not refused:
+            return
+        self.violations = [violation for violation in self.violations
+                           if violation["code"] in SCHEMA_CODES
+                           or not any(_within(violation["path"], path) for path in refused.get(violation["source"], ()))]
 
     def _scanned(self, kind: str) -> bool:
         if kind == catalogue.WORKLOADS:
@@ -204,13 +252,14 @@ def analyze(model: MeshModel, codes: Optional[Iterable[str]] = None, skip: Optio
             gateway_selector: Optional[Dict[str, str]] = None, include_objects: bool = True,
             system_namespaces: Iterable[str] = DEFAULT_SYSTEM_NAMESPACES,
             istio_namespace: str = DEFAULT_ISTIO_NAMESPACE,
-            suppress: Sequence[triage.SuppressionRule] = (), live: bool = False) -> Dict[str, Any]:
+            suppress: Sequence[triage.SuppressionRule] = (), live: bool = False,
+            rejections: Sequence[Any] = ()) -> Dict[str, Any]:
     """The whole result the facts module returns: summary, violations, suppressed findings, repair plan.
 
     Suppressed findings get no repair action: they are known exceptions. ``live``: the model was read from a cluster.
     """
     analysis = Analysis(model, select_checks(codes, skip), scanned_namespaces, system_namespaces, istio_namespace,
-                        suppress, live)
+                        suppress, live, rejections)
     plan = repair.plan(analysis.model, analysis.violations, gateway_selector)
     for violation in analysis.violations + analysis.suppressed:
         del violation["object_id"]
@@ -221,5 +270,12 @@ def analyze(model: MeshModel, codes: Optional[Iterable[str]] = None, skip: Optio
         "repair_plan": plan,
     }
     if include_objects:
-        result["objects"] = analysis.in_scope_objects()
+        # Documents the schema layer kept out of the model are checked objects too (reports list them).
+        refused = {(v["kind"], v["namespace"], v["name"]) for v in analysis.violations + analysis.suppressed
+                   if v["code"] in SCHEMA_CODES}
+        objects = analysis.in_scope_objects()
+        refused -= {(o["kind"], o["namespace"], o["name"]) for o in objects}
+        result["objects"] = sorted(objects + [{"kind": kind, "namespace": namespace, "name": name}
+                                              for kind, namespace, name in refused],
+                                   key=lambda o: (o["kind"], o["namespace"], o["name"]))
     return result

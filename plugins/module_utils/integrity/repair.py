@@ -34,6 +34,9 @@ DELETE_CODES = {"MSH108": "VirtualService", "MSH106": "DestinationRule"}
 PATCH_CODES = ("MSH201", "MSH202")  # host clashes: the newer parties give the host up
 MANUAL_REASONS = {
     "MSH101": "the Gateway cannot be created for this reference",
+    "MSH801": "correct the document: the API server refuses it",
+    "MSH802": "correct the document: the API server refuses it",
+    "MSH803": "correct the document: the API server refuses it",
     "MSH102": "the destination host must be corrected or its Service created by its owner",
     "MSH103": "the subset must be added to a DestinationRule or the route corrected",
     "MSH104": "the destination port must match a port of the service",
@@ -126,7 +129,9 @@ class _Planner:
         grouped: Dict[int, List[Dict[str, Any]]] = {}
         for violation in self.violations:
             if violation["code"] in codes and "repair" not in violation:
-                grouped.setdefault(violation["object_id"], []).append(violation)
+                # A document the schema layer kept out of the model has no id: it is grouped by its source.
+                key = violation["object_id"] if violation["object_id"] is not None else violation["source"]
+                grouped.setdefault(key, []).append(violation)
         return grouped
 
     def deletions(self) -> None:

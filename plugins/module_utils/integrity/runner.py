@@ -19,6 +19,7 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.gatewayapi_model import (
     TARGETABLE_POLICY_KINDS)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.graph import mesh_graph
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.admission import SchemaGate
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files as sources
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.locations import Locator
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
@@ -67,6 +68,8 @@ class IntegrityRequest:
     # identities (kind, namespace, name) to treat as deleted: both take precedence over live copies.
     objects: List[Dict[str, Any]] = field(default_factory=list)
     hidden: List[tuple] = field(default_factory=list)
+    # Validate documents from files as the API server would (schema.admission).
+    schema_validation: bool = True
 
     @classmethod
     def from_params(cls, params: Dict[str, Any]) -> "IntegrityRequest":
@@ -172,6 +175,8 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
     baseline = request.baseline_findings()
     model = MeshModel(request.domain, request.default_namespace, request.scope())
     report = sources.LoadReport()
+    if request.schema_validation:
+        report.schema = SchemaGate()
     texts = {STDIN: request.content} if request.content is not None else {}
     locator = Locator(report.places, request.base_dir, texts)
     incomplete: List[str] = []
@@ -208,9 +213,11 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
                                 ignored_kinds=report.ignored_kinds, gateway_selector=request.gateway_selector,
                                 include_objects=request.include_objects,
                                 system_namespaces=request.system_namespaces,
-                                istio_namespace=request.istio_namespace, suppress=rules, live=request.live)
+                                istio_namespace=request.istio_namespace, suppress=rules, live=request.live,
+                                rejections=report.schema.rejections if report.schema else ())
         result["summary"]["notes"] = notes
         result["summary"]["loader"] = report.loader_summary()
+        result["summary"]["not_validated"] = report.schema.summary() if report.schema else []
         if request.graph != "none":
             result["graph"] = mesh_graph(model, result["violations"], request.graph)
     finally:

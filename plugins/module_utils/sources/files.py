@@ -64,6 +64,8 @@ class LoadReport:
         # Files read by each loader, and why the fast one was not used for the others (first few).
         self.loaders: Dict[str, int] = {}
         self.fallbacks: List[str] = []
+        # The schema layer's gate (schema.admission.SchemaGate), when documents from files are validated.
+        self.schema: Any = None
 
     def loader_summary(self) -> Dict[str, Any]:
         return {"fast": yaml_loader.FAST_LOADER, "files": dict(self.loaders), "fallbacks": self.fallbacks}
@@ -139,6 +141,10 @@ def load_object(model: MeshModel, report: LoadReport, obj: Any, source: str, doc
             return
         report.skip(source, "document has no kind", document)
         return
+    if report.schema is not None and place is not None:
+        obj = report.schema.admit(obj, source)
+        if obj is None:  # refused where its meaning lies: the schema finding says why
+            return
     try:
         modelled = model.add(obj, source)
     except InvalidDocument as error:

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Dict, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.checks import (
-    destinationrule, gateway, gatewayapi, serviceentry, sidecar, virtualservice, workload)
+    destinationrule, gateway, gatewayapi, schema, serviceentry, sidecar, virtualservice, workload)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.checks.base import (  # noqa: F401
     ERROR, INFO, SEVERITY_ORDER, WARNING, WORKLOADS, Check)
 
@@ -25,6 +25,7 @@ FAMILIES = (
     ("Sidecar", sidecar),
     ("Service and workload", workload),
     ("Kubernetes Gateway API", gatewayapi),
+    ("API server schema", schema),
 )
 
 CATALOGUE: Tuple[Check, ...] = tuple(sorted(

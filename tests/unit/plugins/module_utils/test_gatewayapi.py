@@ -66,8 +66,12 @@ def grant(namespace="default", from_kind="HTTPRoute", from_namespace="other", to
 
 
 def analyse(objects: List[dict]):
-    """As the files source reads manifests: the whole configuration, Istio's defaults assumed."""
-    return run_integrity(IntegrityRequest(content=yaml.safe_dump_all(objects)))
+    """As the files source reads manifests: the whole configuration, Istio's defaults assumed.
+
+    The reference tools' verdicts are compared on documents as written: some cases (a repeated listener, a
+    Hostname address) are refused by the pinned standard-channel CRDs, which the schema checks report apart.
+    """
+    return run_integrity(IntegrityRequest(content=yaml.safe_dump_all(objects), schema_validation=False))
 
 
 def verdicts(result) -> Set[Tuple[str, str, str]]:

@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_integrity contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The schema layer's one entry point for the load path: would the API server accept this document?
+
+``SchemaGate.admit`` is called once per loaded document with its source name. It records each reason
+the API server would refuse the document (a ``Rejection``: field path and wording) and returns what the
+model may read: the object without the refused values, so that no other finding depends on a value the
+API server would not store; or None when what is left has no clear meaning (a refused name, a
+version the CRD does not serve, a refused ``spec``). What cannot be validated offline is counted in
+``not_validated`` by reason, never passed as valid.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema import cel_rules, core
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.catalogue import (
+    SchemaCatalogue, pinned_crds)
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.structural import SchemaError
+
+# Finding codes of the schema layer (the check catalogue documents them with the SQL checks).
+STRUCTURAL = "MSH801"
+CEL_RULE = "MSH802"
+BUILT_IN = "MSH803"
+CODE_BY_ORIGIN = {"schema": STRUCTURAL, "cel": CEL_RULE, "core": BUILT_IN}
+# Values whose refusal leaves the object without a clear meaning: the model does not read it then.
+IDENTITY_PATHS = ("", "apiVersion", "kind", "metadata", "metadata.name", "metadata.namespace", "spec")
+
+
+class Rejection(NamedTuple):
+    """One reason the API server would refuse a document."""
+
+    source: str
+    kind: str
+    api_group: str
+    namespace: str
+    name: str
+    path: str
+    reason: str
+    code: str
+
+
+def _split_api_version(api_version: Any) -> Tuple[str, str]:
+    text = api_version if isinstance(api_version, str) else ""
+    group, slash, version = text.rpartition("/")
+    return (group, version) if slash else ("", text)
+
+
+class SchemaGate:
+    """Validates documents against the catalogue and core rules; collects rejections and gaps."""
+
+    def __init__(self, catalogue: Optional[SchemaCatalogue] = None) -> None:
+        if catalogue is None:
+            catalogue = SchemaCatalogue(pinned_crds(), cel_rules.cel_compiler())
+        self.catalogue = catalogue
+        self.rejections: List[Rejection] = []
+        self.not_validated: Dict[str, int] = {}
+        if catalogue.cel is None:
+            self._gap("CEL rules (x-kubernetes-validations) not evaluated: the common-expression-language "
+                      "Python package is not installed (%s)" % cel_rules.CEL_IMPORT_ERROR)
+
+    def admit(self, obj: Dict[str, Any], source: str) -> Optional[Dict[str, Any]]:
+        """The object the model may read, or None; rejections are recorded."""
+        group, version = _split_api_version(obj.get("apiVersion"))
+        kind = obj.get("kind")
+        errors = self._errors(obj, group, version, kind)
+        if not errors:
+            return obj
+        metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        for error in errors:
+            self.rejections.append(Rejection(source, kind, group, str(metadata.get("namespace") or ""),
+                                             str(metadata.get("name") or ""), error.path, error.reason,
+                                             CODE_BY_ORIGIN[error.origin]))
+        return _without(obj, errors)
+
+    def _errors(self, obj: Dict[str, Any], group: str, version: str,
+                kind: str) -> List[SchemaError]:
+        core_errors = core.validate_core(group, kind, obj)
+        if core_errors is not None:
+            if kind != "Service":
+                self._gap("unknown fields and types of %s not validated offline (built-in rules only: names, "
+                          "labels, selectors, ports)" % kind)
+            return [error._replace(origin="core") for error in core_errors]
+        if not self.catalogue.knows(group, kind):
+            self._gap("%s%s: no schema known, not validated" % (kind, " (%s)" % group if group else ""))
+            return []
+        validator = self.catalogue.validator(group, version, kind)
+        if validator is None:
+            return [SchemaError("apiVersion", 'no matches for kind "%s" in version "%s/%s" (served: %s)' % (
+                kind, group, version, ", ".join(self.catalogue.served_versions(group, kind))))]
+        for gap in validator.unvalidated:
+            self._gap("%s %s/%s %s: %s" % (kind, group, version, gap.path, gap.reason))
+        _stored, errors = validator.validate(obj)
+        return core.object_meta(obj, self.catalogue.namespaced(group, kind)) + errors
+
+    def _gap(self, reason: str) -> None:
+        self.not_validated[reason] = self.not_validated.get(reason, 0) + 1
+
+    def summary(self) -> List[str]:
+        """What was not validated, and why (with how many documents), for the result summary."""
+        return ["%s (%d document%s)" % (reason, count, "" if count == 1 else "s")
+                for reason, count in sorted(self.not_validated.items())]
+
+
+def _without(obj: Dict[str, Any], errors: List[SchemaError]) -> Optional[Dict[str, Any]]:
+    """The object less every refused value (the mapping member holding it); None when its identity is refused."""
+    kept = copy.deepcopy(obj)
+    for error in errors:
+        owner = _owning_member(kept, error.path)
+        if owner is None:
+            continue  # a missing value: nothing to take away
+        parent, key, member_path = owner
+        if member_path in IDENTITY_PATHS:
+            return None
+        parent.pop(key, None)
+    return kept
+
+
+def _owning_member(obj: Any, path: str) -> Optional[Tuple[Dict[str, Any], str, str]]:
+    """(mapping, key, its path) of the deepest mapping member on the way to ``path``, if the value exists."""
+    node, rest, walked = obj, path, ""
+    owner: Optional[Tuple[Dict[str, Any], str, str]] = None
+    if not path:
+        return (obj, "", "")
+    while rest:
+        if isinstance(node, dict):
+            key = _longest_key(node, rest)
+            if key is None:
+                return None
+            walked = "%s.%s" % (walked, key) if walked else key
+            owner = (node, key, walked)
+            node, rest = node[key], rest[len(key):]
+        elif isinstance(node, list) and rest.startswith("["):
+            index, _bracket, rest = rest[1:].partition("]")
+            if not index.isdigit() or int(index) >= len(node):
+                return None
+            node = node[int(index)]
+            walked += "[%s]" % index
+        else:
+            return None
+        rest = rest[1:] if rest.startswith(".") else rest
+    return owner
+
+
+def _longest_key(node: Dict[str, Any], rest: str) -> Optional[str]:
+    best = None
+    for key in node:
+        name = str(key)
+        if (rest == name or rest.startswith((name + ".", name + "["))) and (best is None or len(name) > len(best)):
+            best = name
+    return best

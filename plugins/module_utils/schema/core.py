@@ -1,0 +1,277 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_integrity contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The API server's built-in validation that users hit most: object metadata of every kind, and the
+core kinds the collection reads (Service, Deployment, Pod, Namespace): names, label keys and values,
+selectors, ports. Messages are worded as k8s.io/apimachinery's validation words them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional
+
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.structural import SchemaError, go_quote
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+OBJECT_META_FIELDS = frozenset((
+    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation", "creationTimestamp",
+    "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences", "finalizers",
+    "managedFields"))
+# The fields of a Service the API server knows (strict field validation refuses any other).
+SERVICE_SPEC_FIELDS = frozenset((
+    "ports", "selector", "clusterIP", "clusterIPs", "type", "externalIPs", "sessionAffinity", "loadBalancerIP",
+    "loadBalancerSourceRanges", "externalName", "externalTrafficPolicy", "healthCheckNodePort",
+    "publishNotReadyAddresses", "sessionAffinityConfig", "ipFamilies", "ipFamilyPolicy", "allocateLoadBalancerNodePorts",
+    "loadBalancerClass", "internalTrafficPolicy", "trafficDistribution"))
+SERVICE_PORT_FIELDS = frozenset(("name", "protocol", "appProtocol", "port", "targetPort", "nodePort"))
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+LABEL_MESSAGE = ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
+                 "an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation "
+                 "is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
+VALUE_MESSAGE = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
+                 "must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "
+                 "regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
+SUBDOMAIN_MESSAGE = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+                     "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+                     "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+LABEL_1123_MESSAGE = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+                      "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
+                      "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+LABEL_1035_MESSAGE = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+                      "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+                      "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
+
+
+def _invalid(path: str, value: Any, reason: str) -> SchemaError:
+    return SchemaError(path, "Invalid value: %s: %s" % (go_quote(value), reason))
+
+
+def _not_a_string(path: str, value: Any) -> SchemaError:
+    """A label, annotation or name that YAML read as another type; an unquoted ``on`` or ``1.10`` is the usual cause."""
+    reason = "must be a string"
+    if isinstance(value, (bool, int, float)):
+        reason += " (the API server reads this unquoted YAML value as a %s: quote it)" % (
+            "boolean" if isinstance(value, bool) else "number")
+    return _invalid(path, value, reason)
+
+
+def dns_name(path: str, value: Any, kind: str = "subdomain") -> List[SchemaError]:
+    """A name as DNS-1123 subdomain, DNS-1123 label or DNS-1035 label."""
+    if not isinstance(value, str):
+        return [_not_a_string(path, value)]
+    pattern, limit, message = {"subdomain": (DNS1123_SUBDOMAIN, 253, SUBDOMAIN_MESSAGE),
+                               "label": (DNS1123_LABEL, 63, LABEL_1123_MESSAGE),
+                               "1035": (DNS1035_LABEL, 63, LABEL_1035_MESSAGE)}[kind]
+    errors = []
+    if len(value) > limit:
+        errors.append(_invalid(path, value, "must be no more than %d characters" % limit))
+    if not pattern.match(value):
+        errors.append(_invalid(path, value, message))
+    return errors
+
+
+def qualified_name(path: str, key: Any) -> List[SchemaError]:
+    """A label or annotation key: optional DNS-subdomain prefix and '/', then a name of at most 63 characters."""
+    text = str(key)
+    prefix, slash, name = text.rpartition("/")
+    if not slash:
+        name = text
+    elif not prefix or len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix):
+        return [_invalid(path, text, "prefix part " + SUBDOMAIN_MESSAGE)]
+    if not name:
+        return [_invalid(path, text, "name part must be non-empty")]
+    if len(name) > 63:
+        return [_invalid(path, text, "name part must be no more than 63 characters")]
+    if not QUALIFIED_NAME.match(name):
+        return [_invalid(path, text, LABEL_MESSAGE)]
+    return []
+
+
+def label_map(path: str, labels: Any) -> List[SchemaError]:
+    """Label keys and values (selectors use the same rules)."""
+    if labels is None:
+        return []
+    if not isinstance(labels, dict):
+        return [_invalid(path, labels, "must be a map of strings")]
+    errors: List[SchemaError] = []
+    for key, value in labels.items():
+        errors += qualified_name(path, key)
+        if not isinstance(value, str):
+            errors.append(_not_a_string("%s.%s" % (path, key), value))
+        elif len(value) > 63:
+            errors.append(_invalid(path, value, "must be no more than 63 characters"))
+        elif value and not QUALIFIED_NAME.match(value):
+            errors.append(_invalid(path, value, VALUE_MESSAGE))
+    return errors
+
+
+def object_meta(obj: Dict[str, Any], namespaced: bool, name_kind: str = "subdomain") -> List[SchemaError]:
+    """metadata as ValidateObjectMeta checks it (names, labels, annotation keys, unknown fields)."""
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        return [SchemaError("metadata.name", "Required value: name or generateName is required")]
+    errors = [SchemaError("metadata.%s" % key, 'unknown field "metadata.%s"' % key)
+              for key in metadata if key not in OBJECT_META_FIELDS]
+    name = metadata.get("name")
+    if name is None and not metadata.get("generateName"):
+        errors.append(SchemaError("metadata.name", "Required value: name or generateName is required"))
+    elif name is not None:
+        errors += dns_name("metadata.name", name, name_kind)
+    namespace = metadata.get("namespace")
+    if namespace is not None and namespaced:
+        errors += dns_name("metadata.namespace", namespace, "label")
+    errors += label_map("metadata.labels", metadata.get("labels"))
+    annotations = metadata.get("annotations")
+    if isinstance(annotations, dict):
+        for key, value in annotations.items():
+            errors += qualified_name("metadata.annotations", key)
+            if not isinstance(value, str):
+                errors.append(_not_a_string("metadata.annotations.%s" % key, value))
+    return errors
+
+
+def _port_number(path: str, value: Any, required: bool = True) -> List[SchemaError]:
+    if value is None:
+        return [SchemaError(path, "Required value")] if required else []
+    if isinstance(value, bool) or not isinstance(value, int):
+        return [_invalid(path, value, "must be an integer")]
+    if not 1 <= value <= 65535:
+        return [_invalid(path, value, "must be between 1 and 65535, inclusive")]
+    return []
+
+
+def _target_port(path: str, value: Any) -> List[SchemaError]:
+    if value in (None, "", 0):
+        return []  # unset: the API server defaults it to the port
+    if isinstance(value, str):
+        if len(value) > 15 or not IANA_SVC_NAME.match(value) or "--" in value or not re.search("[a-z]", value):
+            return [_invalid(path, value, "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"
+                             if len(value) <= 15 else "must be no more than 15 characters")]
+        return []
+    return _port_number(path, value)
+
+
+def _unknown(path: str, value: Dict[str, Any], known: frozenset) -> List[SchemaError]:
+    return [SchemaError("%s.%s" % (path, key), 'unknown field "%s.%s"' % (path, key)) for key in value if key not in known]
+
+
+def service(obj: Dict[str, Any]) -> List[SchemaError]:
+    spec = obj.get("spec") or {}
+    if not isinstance(spec, dict):
+        return [_invalid("spec", spec, "must be an object")]
+    errors: List[SchemaError] = _unknown("spec", spec, SERVICE_SPEC_FIELDS)
+    service_type = spec.get("type", "ClusterIP")
+    if service_type not in SERVICE_TYPES:
+        errors.append(SchemaError("spec.type", "Unsupported value: %s: supported values: %s"
+                                  % (go_quote(service_type), ", ".join(go_quote(t) for t in SERVICE_TYPES))))
+    ports = spec.get("ports") or []
+    if not isinstance(ports, list):
+        return errors + [_invalid("spec.ports", ports, "must be a list")]
+    if not ports and service_type != "ExternalName" and spec.get("clusterIP") != "None":
+        errors.append(SchemaError("spec.ports", "Required value"))
+    names = set()
+    for index, port in enumerate(ports):
+        path = "spec.ports[%d]" % index
+        if not isinstance(port, dict):
+            errors.append(_invalid(path, port, "must be an object"))
+            continue
+        errors += _unknown(path, port, SERVICE_PORT_FIELDS)
+        name = port.get("name")
+        if name is not None and not isinstance(name, str):
+            errors.append(SchemaError(path + ".name", "Invalid value: %s: %s.name in body must be of type string: %s"
+                                      % (go_quote(name), path, go_quote(type(name).__name__))))
+            continue
+        if len(ports) > 1 and not name:
+            errors.append(SchemaError(path + ".name", "Required value"))
+        elif name:
+            errors += dns_name(path + ".name", name, "label")
+            if name in names:
+                errors.append(SchemaError(path + ".name", "Duplicate value: %s" % go_quote(name)))
+            names.add(name)
+        errors += _port_number(path + ".port", port.get("port"))
+        errors += _target_port(path + ".targetPort", port.get("targetPort"))
+        protocol = port.get("protocol", "TCP")
+        if protocol not in PROTOCOLS:
+            errors.append(SchemaError(path + ".protocol", "Unsupported value: %s: supported values: %s"
+                                      % (go_quote(protocol), ", ".join(go_quote(p) for p in PROTOCOLS))))
+    errors += label_map("spec.selector", spec.get("selector"))
+    return errors
+
+
+def _containers(path: str, pod_spec: Any) -> List[SchemaError]:
+    if not isinstance(pod_spec, dict):
+        return [SchemaError(path, "Required value")]
+    containers = pod_spec.get("containers")
+    if not isinstance(containers, list) or not containers:
+        return [SchemaError(path + ".containers", "Required value")]
+    errors: List[SchemaError] = []
+    for index, container in enumerate(containers):
+        where = "%s.containers[%d]" % (path, index)
+        if not isinstance(container, dict):
+            errors.append(_invalid(where, container, "must be an object"))
+            continue
+        if not container.get("name"):
+            errors.append(SchemaError(where + ".name", "Required value"))
+        else:
+            errors += dns_name(where + ".name", container["name"], "label")
+        for number, port in enumerate(container.get("ports") or []):
+            if isinstance(port, dict):
+                errors += _port_number("%s.ports[%d].containerPort" % (where, number), port.get("containerPort"))
+    return errors
+
+
+def _label_selector(path: str, selector: Any) -> List[SchemaError]:
+    if not isinstance(selector, dict):
+        return [SchemaError(path, "Required value")]
+    errors = label_map(path + ".matchLabels", selector.get("matchLabels"))
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        errors.append(_invalid(path, selector, "empty selector is invalid for deployment"))
+    return errors
+
+
+def deployment(obj: Dict[str, Any]) -> List[SchemaError]:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return [SchemaError("spec", "Required value")]
+    errors = _label_selector("spec.selector", spec.get("selector"))
+    template = spec.get("template") if isinstance(spec.get("template"), dict) else {}
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    errors += label_map("spec.template.metadata.labels", labels)
+    match_labels = (spec.get("selector") or {}).get("matchLabels") if isinstance(spec.get("selector"), dict) else None
+    if isinstance(match_labels, dict) and isinstance(labels, dict) and any(
+            labels.get(key) != value for key, value in match_labels.items()):
+        errors.append(_invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`"))
+    replicas = spec.get("replicas")
+    if replicas is not None and (isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0):
+        errors.append(_invalid("spec.replicas", replicas, "must be greater than or equal to 0"))
+    return errors + _containers("spec.template.spec", template.get("spec"))
+
+
+def pod(obj: Dict[str, Any]) -> List[SchemaError]:
+    return _containers("spec", obj.get("spec"))
+
+
+# kind (core or apps group) -> (namespaced, how metadata.name is checked, the kind's own rules).
+CORE_KINDS = {
+    ("", "Service"): (True, "1035", service),
+    ("apps", "Deployment"): (True, "subdomain", deployment),
+    ("", "Pod"): (True, "subdomain", pod),
+    ("", "Namespace"): (False, "label", None),
+}
+
+
+def validate_core(group: str, kind: str, obj: Dict[str, Any]) -> Optional[List[SchemaError]]:
+    """The errors of a core object, or None for a kind without built-in rules here."""
+    rules = CORE_KINDS.get((group, kind))
+    if rules is None:
+        return None
+    namespaced, name_kind, own = rules
+    errors = object_meta(obj, namespaced, name_kind)
+    return errors + (own(obj) if own is not None else [])
