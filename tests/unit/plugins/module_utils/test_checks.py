@@ -208,6 +208,7 @@ kind: VirtualService
 metadata: {name: vs, namespace: default}
 spec: {hosts: [a.example.com], gateways: [bookinfo-gateway], http: [{redirect: {uri: /productpage}}]}
 """
+
     def verdicts(listener_hostname):
         return sorted((v["code"], v["istio_code"], v["kiali_code"]) for v in run(text % listener_hostname)["violations"])
     # Kiali looks the name up among Istio Gateways only (KIA1102); Istio's analyzer, since istio/istio#60776, finds
