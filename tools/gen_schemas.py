@@ -32,6 +32,8 @@ import localcluster  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.catalogue import compact_crd  # noqa: E402  pylint: disable=wrong-import-position
 
 TARGET = REPO / "plugins" / "module_utils" / "schema" / "pinned.py"
+# The Gateway API's experimental channel: the versions and kinds only it serves are validated against it too.
+EXPERIMENTAL_CRDS_DIR = "config/crd/experimental"
 HEADER = '''# -*- coding: utf-8 -*-
 # Copyright (c) meshops.istio_integrity contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -47,12 +49,37 @@ DATA = (
 '''
 
 
-def crds() -> List[Dict[str, Any]]:
+def _read(paths: List[Path]) -> List[Dict[str, Any]]:
     found = []
-    for path in [localcluster.crd_bundle()] + list(localcluster.gateway_api_crds()):
+    for path in paths:
         with open(path, encoding="utf-8") as handle:
             found += [compact_crd(document) for document in yaml.safe_load_all(handle)
                       if document and document.get("kind") == "CustomResourceDefinition"]
+    return found
+
+
+def _experimental_versions(standard: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The versions (and kinds) only the Gateway API's experimental channel serves, marked ``experimental``:
+    Istio's samples use some of them (TCPRoute v1alpha2) with that channel installed, as Istio's docs say."""
+    by_key = {(crd["group"], crd["kind"]): crd for crd in standard}
+    added = []
+    directory = localcluster.module_dir(localcluster.GATEWAY_API_MODULE) / EXPERIMENTAL_CRDS_DIR
+    for crd in _read(sorted(path for path in directory.glob("*.yaml") if "_vap_" not in path.name)):
+        known = by_key.get((crd["group"], crd["kind"]))
+        if known is None:
+            crd["experimental"] = sorted(crd["versions"])
+            added.append(crd)
+            continue
+        extra = {name: schema for name, schema in crd["versions"].items() if name not in known["versions"]}
+        if extra:
+            known["versions"].update(extra)
+            known["experimental"] = sorted(extra)
+    return added
+
+
+def crds() -> List[Dict[str, Any]]:
+    found = _read([localcluster.crd_bundle()] + list(localcluster.gateway_api_crds()))
+    found += _experimental_versions(found)
     return sorted(found, key=lambda crd: (crd["group"], crd["kind"]))
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import facts_task, run_playbook
 
 # Its own control-plane namespace, so the ConfigMap changes nothing for the other tests of the session.
@@ -39,9 +41,19 @@ def findings(facts):
     return sorted((v["kiali_code"], v["namespace"], v["name"]) for v in facts["violations"])
 
 
-def test_the_istio_config_map_decides_auto_mtls_and_the_root_namespace(control_plane):
-    for namespace in (CONTROL, APP, "mesh-config-root"):
+@pytest.fixture
+def namespaces(control_plane):
+    """The test's namespaces, deleted afterwards: its '*.local' rule would otherwise apply to every later test's
+    Services (a mesh-wide DestinationRule outside the root namespace)."""
+    created = (CONTROL, APP, "mesh-config-root")
+    for namespace in created:
         control_plane.kubectl("create", "namespace", namespace)
+    yield
+    control_plane.kubectl("delete", "namespace", *created, "--wait=true", "--timeout=120s")
+
+
+@pytest.mark.usefixtures("namespaces")
+def test_the_istio_config_map_decides_auto_mtls_and_the_root_namespace(control_plane):
     apply(control_plane, mtls_rule("app-wide", APP, "*.%s.svc.cluster.local" % APP),
           mtls_rule("mesh-wide", CONTROL, "*.local"),
           {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",

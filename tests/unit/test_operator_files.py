@@ -78,6 +78,15 @@ def test_the_operator_may_write_status_and_events():
     assert "create" in verbs("", "events")
 
 
+def test_what_is_read_by_name_or_only_created_bypasses_the_cache():
+    # An informer for them would need list and watch, which the operator is not granted.
+    blacklisted = {(entry["group"], entry["kind"]) for entry in WATCH["blacklist"]}
+    assert {("", "Event"), ("", "ConfigMap")} <= blacklisted
+    assert verbs("", "events") == {"create"}
+    (mesh_config,) = [rule for rule in RULES if "configmaps" in rule["resources"]]
+    assert mesh_config["verbs"] == ["get"] and mesh_config["resourceNames"] == ["istio"]
+
+
 def facts_tasks(node):
     """Every istio_integrity_facts task's options in a parsed task file (blocks included)."""
     if isinstance(node, list):

@@ -682,18 +682,21 @@ class MeshModel:
                 (subset_id, k, v) for k, v in doc.labels(subset, "labels", path).items())
         # credentialName reaches sidecars only through a DestinationRule with a workloadSelector (Istio's reading).
         selects = spec.get("workloadSelector") is not None
-        self._client_tls(staged, object_id, "spec.trafficPolicy.tls", None, doc.mapping(policy, "tls", "spec.trafficPolicy"),
-                         selects)
+        self._client_tls(staged, object_id, "spec.trafficPolicy", None, policy, selects)
         for index, setting in enumerate(doc.mappings(policy, "portLevelSettings", "spec.trafficPolicy")):
             path = "spec.trafficPolicy.portLevelSettings[%d]" % index
             port = doc.integer(doc.mapping(setting, "port", path), "number", path + ".port")
-            self._client_tls(staged, object_id, path + ".tls", port, doc.mapping(setting, "tls", path), selects)
+            self._client_tls(staged, object_id, path, port, setting, selects)
 
-    def _client_tls(self, staged, dr_id: int, path: str, port: Optional[int], tls: Dict[str, Any],
+    def _client_tls(self, staged, dr_id: int, parent: str, port: Optional[int], policy: Dict[str, Any],
                     selects: bool) -> None:
-        mode = (doc.text(tls, "mode", path) or "").upper()
-        if not mode:
+        """The ``tls`` of a traffic policy; a ``tls`` without ``mode`` is DISABLE (the field's default), as Istio
+        and Kiali read it."""
+        if policy.get("tls") is None:
             return
+        path = parent + ".tls"
+        tls = doc.mapping(policy, "tls", parent)
+        mode = (doc.text(tls, "mode", path) or "DISABLE").upper()
         # As Istio's analyzer decides it: the server is verified with a CA given inline, or through a credential
         # Secret where the rule selects workloads; insecureSkipVerify does not verify anything.
         verified = bool(doc.text(tls, "caCertificates", path) or (doc.text(tls, "credentialName", path) and selects))

@@ -95,6 +95,9 @@ class SchemaGate:
         if validator is None:
             return [SchemaError("apiVersion", 'no matches for kind "%s" in version "%s/%s" (served: %s)' % (
                 kind, group, version, ", ".join(self.catalogue.served_versions(group, kind))))]
+        if self.catalogue.experimental(group, kind, version):
+            self._gap("%s %s/%s: served by the Gateway API's experimental channel only, validated against it (a "
+                      "cluster with the standard channel refuses it)" % (kind, group, version))
         for gap in validator.unvalidated:
             self._gap("%s %s/%s %s: %s" % (kind, group, version, gap.path, gap.reason))
         _stored, errors = validator.validate(obj)

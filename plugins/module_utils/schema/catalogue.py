@@ -98,6 +98,10 @@ class SchemaCatalogue:
     def served_versions(self, group: str, kind: str) -> List[str]:
         return sorted(self.crds[(group, kind)]["versions"])
 
+    def experimental(self, group: str, kind: str, version: str) -> bool:
+        """Whether only the Gateway API's experimental channel serves this version (pinned catalogue only)."""
+        return version in self.crds[(group, kind)].get("experimental", ())
+
     def namespaced(self, group: str, kind: str) -> bool:
         return self.crds[(group, kind)]["namespaced"]
 

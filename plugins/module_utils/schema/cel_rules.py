@@ -182,8 +182,8 @@ class KubernetesCel(CelCompiler):
         try:
             result = rule.program.execute(self.context)
         except Exception as error:  # pylint: disable=broad-except  # the runtime raises plain Python errors
-            return False, "%s (the rule %s fails to evaluate: %s)" % (self._message(rule), rule.rule,
-                                                                       _evaluation_error(error))
+            reason = _evaluation_error(error)
+            return False, "%s (the rule %s fails to evaluate: %s)" % (self._message(rule), rule.rule, reason)
         if result is True:
             return True, ""
         return False, self._message(rule)

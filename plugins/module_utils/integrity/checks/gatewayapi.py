@@ -570,20 +570,22 @@ spec:
 """))
 
 MSH717 = Check(
-    code="MSH717", severity=ERROR, istio_code="IST0101", kiali_code="KIA1102",
+    code="MSH717", severity=ERROR, kiali_code="KIA1102",
     title="VirtualService binds to a Kubernetes Gateway API Gateway",
     reads=("VirtualService", "Gateway"), target_kind="gateway",
     resolution="A `spec.gateways[]` (or match `gateways`) entry naming a Gateway API Gateway and no Istio Gateway: "
-               "VirtualServices bind to Istio Gateways only, so both Istio's analyzer (IST0101) and Kiali (KIA1102) "
-               "report the reference as not found. Route through the Gateway API Gateway with an HTTPRoute.",
+               "Kiali looks the name up among Istio Gateways only and reports it as not found (KIA1102). Istio "
+               "binds the VirtualService to the Gateway API Gateway's listeners, and its analyzer accepts the "
+               "reference (istio/istio#60776); whether a listener serves the VirtualService's hosts is MSH107.",
+    differs="The pinned Istio's analyzer reports the reference as a missing Gateway (IST0101), a bug fixed upstream "
+            "by istio/istio#60776 (#60708): we follow the fix and give no IST0101; Kiali still reports KIA1102.",
     sql="""
-        SELECT g.vs_id AS object_id, g.path, g.gateway_key AS target, k.object_id AS related_ids,
-               CASE WHEN g.binds = 0 THEN '' END AS istio_code
+        SELECT g.vs_id AS object_id, g.path, g.gateway_key AS target, k.object_id AS related_ids
         FROM vs_gateway g
         JOIN k8s_gateway k ON k.ref_key = g.gateway_key
         WHERE g.path IS NOT NULL AND NOT EXISTS (SELECT 1 FROM gateway x WHERE x.ref_key = g.gateway_key)""",
-    message="{path} names '{target}', a Kubernetes Gateway API Gateway: VirtualServices bind to Istio Gateways "
-            "only; attach an HTTPRoute to it instead",
+    message="{path} names '{target}', a Kubernetes Gateway API Gateway, which Kiali does not resolve for a "
+            "VirtualService (Istio binds it to the Gateway's listeners); an HTTPRoute is the Gateway API's way",
     examples=(_SERVICE + _gateway() + """---
 kind: VirtualService
 metadata: {name: vs, namespace: default}

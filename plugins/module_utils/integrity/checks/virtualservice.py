@@ -52,8 +52,8 @@ MSH101 = Check(
     reads=("VirtualService", "Gateway"), target_kind="gateway",
     resolution="`spec.gateways[]` and `http[].match[].gateways[]`: `mesh` is reserved; `ns/name`; a bare name is "
                "in the VirtualService's namespace; `name.ns` (legacy) is read as Istio's runtime reads it. A "
-               "Kubernetes Gateway API Gateway of that namespace/name is reported as MSH718 instead (it does not "
-               "bind VirtualServices). Istio's analyzer reads `spec.gateways` only, Kiali also the match gateways: "
+               "Kubernetes Gateway API Gateway of that namespace/name is MSH717 instead (Istio binds it; Kiali does "
+               "not resolve it). Istio's analyzer reads `spec.gateways` only, Kiali also the match gateways: "
                "those carry KIA1102 alone.",
     sql="""
         SELECT g.vs_id AS object_id, g.path, g.gateway_key AS target,
@@ -207,8 +207,13 @@ MSH107 = Check(
     reads=("VirtualService", "Gateway"), target_kind="gateway",
     resolution="Per `spec.gateways[]` entry (not `mesh`): some VirtualService host must match a server host of that "
                "Gateway admitted for the VirtualService's namespace (`ns/host`, `./host`, `*/host`, wildcards either "
-               "way). As in Istio, a Gateway that does not exist serves no host, nor does a Kubernetes Gateway API "
-               "Gateway (MSH718); Istio's internal generated Gateways are not checked (MSH110).",
+               "way). As in Istio, a Gateway that does not exist serves no host. A Kubernetes Gateway API Gateway "
+               "of that name serves a host its listeners admit (a listener without `hostname` admits every host), "
+               "as Istio's analyzer decides since istio/istio#60776; Istio's internal generated Gateways are not "
+               "checked (MSH110).",
+    differs="The pinned Istio's analyzer looks the name up among Istio Gateways only and so reports every "
+            "VirtualService bound to a Gateway API Gateway; we follow the upstream fix (istio/istio#60776) and "
+            "match its listener hostnames.",
     sql="""
         SELECT g.vs_id AS object_id, g.path, g.gateway_key AS target, gw.object_id AS related_ids,
                'spec.servers' AS related_path,
@@ -229,7 +234,15 @@ MSH107 = Check(
               JOIN host_key k ON k.key = h.host
               JOIN server_host sh ON sh.host = k.host
               JOIN gateway_server s ON s.id = sh.server_id
-              WHERE h.vs_id = g.vs_id AND s.gateway_id = gw.object_id AND sh.scope IN ('*', v.namespace))""",
+              WHERE h.vs_id = g.vs_id AND s.gateway_id = gw.object_id AND sh.scope IN ('*', v.namespace))
+          AND NOT EXISTS (  -- a Gateway API Gateway of that name (no Istio one) with a listener admitting a host
+              SELECT 1 FROM k8s_listener l
+              WHERE gw.object_id IS NULL AND l.gateway_key = g.gateway_key
+                AND (l.hostname IS NULL
+                     OR EXISTS (SELECT 1 FROM vs_host h JOIN host_key k ON k.host = h.host
+                                WHERE h.vs_id = g.vs_id AND k.key = l.hostname)
+                     OR EXISTS (SELECT 1 FROM vs_host h JOIN host_key k ON k.key = h.host
+                                WHERE h.vs_id = g.vs_id AND k.host = l.hostname)))""",
     message="{path}: none of the hosts ({hosts}) is served by Gateway '{target}' for this namespace",
     examples=(_SERVICE + _GATEWAY + "---" + _edge_route("b.example.com", "istio-system/gw"), _SERVICE + """
 ---

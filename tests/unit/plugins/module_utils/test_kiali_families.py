@@ -602,3 +602,18 @@ spec: {workloadSelector: {labels: {app: web}}, egress: [{hosts: ["./*"]}]}
     assert kiali(run(WORKLOADS_MESH + sidecar % "other"), "MSH404") == [
         ("other/web", "spec.workloadSelector.labels", "KIA0004")]
     assert not found(run(WORKLOADS_MESH + sidecar % "shop"), "MSH404")
+
+
+def test_tls_without_a_mode_is_disable_as_istio_and_kiali_read_it():
+    # The mode's default is DISABLE: a namespace-wide rule with an empty tls disables mutual TLS (KIA0207) ...
+    plain = """
+---
+kind: DestinationRule
+metadata: {name: default, namespace: bookinfo}
+spec: {host: "*.bookinfo.svc.cluster.local", trafficPolicy: {tls: {sni: plain.example.com}}}
+"""
+    assert [code for _name, _path, code in kiali(run(plain + peer("bookinfo", "STRICT")), *MTLS_CODES)] == ["KIA0207"]
+    # ... and a rule with TLS settings, even without a mode, is not one "without TLS" under mesh-wide mTLS (KIA0204).
+    subject = rule("reviews", "bookinfo", "reviews", extra=", tls: {sni: reviews.example.com}")
+    assert not found(run(MESH_MTLS + peer("istio-system", "STRICT") + subject), "MSH605")
+    assert found(run(MESH_MTLS + peer("istio-system", "STRICT") + rule("reviews", "bookinfo", "reviews")), "MSH605")

@@ -150,6 +150,31 @@ def test_what_is_not_validated_is_listed():
     assert any("ConfigMap: no schema known" in reason for reason in result["summary"]["not_validated"])
 
 
+TCP_ROUTE = """apiVersion: gateway.networking.k8s.io/%s
+kind: TCPRoute
+metadata: {name: tcp-echo, namespace: default}
+spec:
+  parentRefs: [{name: gw, sectionName: tcp-31400}]
+  rules: [{backendRefs: [{name: tcp-echo, port: 9000%s}]}]
+"""
+
+
+def test_a_version_only_the_experimental_gateway_api_channel_serves_is_validated_against_it():
+    # Istio's tcp-echo sample uses TCPRoute v1alpha2, which the standard channel no longer serves.
+    gate = SchemaGate()
+    assert gate.admit(yaml.safe_load(TCP_ROUTE % ("v1alpha2", "")), "t#1") is not None and not gate.rejections
+    assert any("TCPRoute gateway.networking.k8s.io/v1alpha2: served by the Gateway API's experimental channel only"
+               in reason for reason in gate.summary())
+    gate.admit(yaml.safe_load(TCP_ROUTE % ("v1alpha2", ", weigth: 1")), "t#2")
+    assert [r.path for r in gate.rejections] == ["spec.rules[0].backendRefs[0].weigth"]
+    # The standard channel's own version is validated as before, without the note.
+    gate = SchemaGate()
+    gate.admit(yaml.safe_load(TCP_ROUTE % ("v1", "")), "t#1")
+    assert not gate.rejections and not any("experimental" in reason for reason in gate.summary())
+    gate.admit(yaml.safe_load(TCP_ROUTE % ("v9", "")), "t#2")
+    assert [r.path for r in gate.rejections] == ["apiVersion"]
+
+
 def test_the_shipped_catalogue_is_generated_from_the_pinned_modules():
     completed = subprocess.run([sys.executable, str(REPO / "tools" / "gen_schemas.py"), "--check"],
                                capture_output=True, text=True, check=False)

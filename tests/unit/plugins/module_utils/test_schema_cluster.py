@@ -124,8 +124,8 @@ def test_only_the_crds_of_the_catalogues_groups_are_read():
     assert cluster.follow_cluster(catalogue, api) is None
     assert api.read == ["virtualservices.networking.istio.io"]
     assert catalogue.group_sources == {"extensions.istio.io": "pinned", "gateway.networking.k8s.io": "pinned",
-                                       "networking.istio.io": "cluster", "security.istio.io": "pinned",
-                                       "telemetry.istio.io": "pinned"}
+                                       "gateway.networking.x-k8s.io": "pinned", "networking.istio.io": "cluster",
+                                       "security.istio.io": "pinned", "telemetry.istio.io": "pinned"}
 
 
 def test_crds_rbac_forbids_leave_the_pinned_schemas_and_a_note():
