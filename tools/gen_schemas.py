@@ -25,8 +25,11 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools" / "controlplane"))
+sys.path.insert(0, str(REPO / ".collections"))
 
 import localcluster  # noqa: E402  pylint: disable=wrong-import-position
+# The conversion a cluster's own CRDs go through at run time too.
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.catalogue import compact_crd  # noqa: E402  pylint: disable=wrong-import-position
 
 TARGET = REPO / "plugins" / "module_utils" / "schema" / "pinned.py"
 # The Gateway API's experimental channel: the versions and kinds only it serves are validated against it too.
@@ -46,28 +49,11 @@ DATA = (
 '''
 
 
-def compact(crd: Dict[str, Any]) -> Dict[str, Any]:
-    """What validation needs of one CRD."""
-    spec = crd["spec"]
-    return {"group": spec["group"], "kind": spec["names"]["kind"], "namespaced": spec.get("scope") == "Namespaced",
-            "versions": {version["name"]: _strip((version.get("schema") or {}).get("openAPIV3Schema") or {})
-                         for version in spec["versions"] if version.get("served")}}
-
-
-def _strip(schema: Any) -> Any:
-    if isinstance(schema, dict):
-        return {key: (_strip(value) if key != "properties" else {name: _strip(sub) for name, sub in value.items()})
-                for key, value in schema.items() if key not in ("description", "example")}
-    if isinstance(schema, list):
-        return [_strip(item) for item in schema]
-    return schema
-
-
 def _read(paths: List[Path]) -> List[Dict[str, Any]]:
     found = []
     for path in paths:
         with open(path, encoding="utf-8") as handle:
-            found += [compact(document) for document in yaml.safe_load_all(handle)
+            found += [compact_crd(document) for document in yaml.safe_load_all(handle)
                       if document and document.get("kind") == "CustomResourceDefinition"]
     return found
 

@@ -85,3 +85,24 @@ def test_what_is_read_by_name_or_only_created_bypasses_the_cache():
     assert verbs("", "events") == {"create"}
     (mesh_config,) = [rule for rule in RULES if "configmaps" in rule["resources"]]
     assert mesh_config["verbs"] == ["get"] and mesh_config["resourceNames"] == ["istio"]
+
+
+def facts_tasks(node):
+    """Every istio_integrity_facts task's options in a parsed task file (blocks included)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from facts_tasks(item)
+    elif isinstance(node, dict):
+        if "meshops.istio_integrity.istio_integrity_facts" in node:
+            yield node["meshops.istio_integrity.istio_integrity_facts"]
+        for key in ("block", "rescue", "always", "tasks"):
+            yield from facts_tasks(node.get(key))
+
+
+def test_the_reconcile_checks_no_files_so_needs_no_rights_on_crds():
+    # The cluster's CRDs are read only to validate files or content checked against it (schema.cluster).
+    files = list((REPO / "roles" / "meshservice_reconcile").rglob("*.yml")) + [
+        REPO / "playbooks" / "reconcile_meshservices.yml"]
+    tasks = [options for path in files for options in facts_tasks(yaml.safe_load(path.read_text()))]
+    assert tasks and all(options.get("live") and not {"src", "content"} & set(options) for options in tasks)
+    assert not verbs("apiextensions.k8s.io", "customresourcedefinitions")

@@ -173,6 +173,7 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
     codes = request.selected_codes()
     rules = request.suppression_rules()
     baseline = request.baseline_findings()
+    api = _connect(request) if request.live else None
     model = MeshModel(request.domain, request.default_namespace, request.scope())
     report = sources.LoadReport()
     if request.schema_validation:
@@ -186,6 +187,10 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
     for index, obj in enumerate(request.objects):
         sources.load_object(model, report, obj, "rendered#%d" % (index + 1), index + 1)
     try:
+        schema_notes: List[str] = []
+        if report.schema is not None and api is not None and (request.src or request.content is not None):
+            # Documents about to be applied to this cluster: validated against the CRDs it serves.
+            schema_notes = _follow_cluster_schemas(report.schema, api, request.page_size)
         if request.content is not None:
             sources.add_parsed(model, report, sources.parse_text(STDIN, request.content,
                                                                  fast=request.yaml_loader != "pyyaml"))
@@ -196,8 +201,8 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
             except sources.SourceError as error:
                 raise RunError(str(error)) from None
         notes: List[str] = []
-        if request.live:
-            scanned_namespaces, live_incomplete, notes = _scan_cluster(request, model, report, codes)
+        if api is not None:
+            scanned_namespaces, live_incomplete, notes = _scan_cluster(request, api, model, report, codes)
             incomplete += live_incomplete
         else:
             model.mark_scanned(FILES_DESCRIBE_ALL)
@@ -215,9 +220,10 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
                                 system_namespaces=request.system_namespaces,
                                 istio_namespace=request.istio_namespace, suppress=rules, live=request.live,
                                 rejections=report.schema.rejections if report.schema else ())
-        result["summary"]["notes"] = notes
+        result["summary"]["notes"] = notes + schema_notes
         result["summary"]["loader"] = report.loader_summary()
         result["summary"]["not_validated"] = report.schema.summary() if report.schema else []
+        result["summary"]["schema_sources"] = dict(report.schema.catalogue.group_sources) if report.schema else {}
         if request.graph != "none":
             result["graph"] = mesh_graph(model, result["violations"], request.graph)
     finally:
@@ -269,18 +275,36 @@ def _document(entry: Dict[str, Any]) -> str:
     return " (document %d)" % entry["document"]
 
 
-def _scan_cluster(request: IntegrityRequest, model: MeshModel, report: sources.LoadReport, codes: List[str]):
+def _connect(request: IntegrityRequest):
     # Imported here so that file-only runs work without the kubernetes client.
     from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s import client
-    from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import live
     if client.K8S_IMPORT_ERROR is not None:
         raise RunError("reading a live cluster needs the 'kubernetes' Python package on the host the module runs on "
                        "(pip install kubernetes): %s" % client.K8S_IMPORT_ERROR)
     try:
-        api = client.KubernetesAPI(request.connection)
+        return client.KubernetesAPI(request.connection)
+    except client.ClusterError as error:
+        raise RunError(str(error)) from None
+
+
+def _follow_cluster_schemas(gate: SchemaGate, api, page_size: int) -> List[str]:
+    """The cluster's CRDs replace the pinned ones; a note when RBAC does not let them be read."""
+    from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import ClusterError
+    from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema import cluster
+    try:
+        note = cluster.follow_cluster(gate.catalogue, api, page_size)
+    except ClusterError as error:
+        raise RunError(str(error)) from None
+    return [note] if note else []
+
+
+def _scan_cluster(request: IntegrityRequest, api, model: MeshModel, report: sources.LoadReport, codes: List[str]):
+    from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import ClusterError
+    from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import live
+    try:
         scan = live.LiveScan(api, model, report, request.page_size, request.namespaces or None, request.mesh_wide_kinds)
         scan.run(live_kinds(codes))
         scan.read_mesh_config(request.istio_namespace)
-    except client.ClusterError as error:
+    except ClusterError as error:
         raise RunError(str(error)) from None
     return scan.scanned_namespaces, scan.incomplete, scan.notes

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema import cel_rules, core
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.catalogue import (
-    SchemaCatalogue, pinned_crds)
+    CLUSTER, SchemaCatalogue, pinned_crds)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.structural import SchemaError
 
 # Finding codes of the schema layer (the check catalogue documents them with the SQL checks).
@@ -85,6 +85,10 @@ class SchemaGate:
                           "labels, selectors, ports)" % kind)
             return [error._replace(origin="core") for error in core_errors]
         if not self.catalogue.knows(group, kind):
+            if self.catalogue.source(group) == CLUSTER:
+                return [SchemaError("kind", 'no matches for kind "%s" in version "%s/%s" (the cluster serves no '
+                                            'CustomResourceDefinition of this kind: ensure CRDs are installed first)'
+                                    % (kind, group, version))]
             self._gap("%s%s: no schema known, not validated" % (kind, " (%s)" % group if group else ""))
             return []
         validator = self.catalogue.validator(group, version, kind)

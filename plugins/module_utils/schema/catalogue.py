@@ -18,6 +18,9 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema import pinned
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.structural import CelCompiler, Validator
 
+PINNED = "pinned"
+CLUSTER = "cluster"
+
 
 def pinned_crds() -> List[Dict[str, Any]]:
     """The CRDs of the pinned modules, as ``tools/gen_schemas.py`` compacted them."""
@@ -25,38 +28,72 @@ def pinned_crds() -> List[Dict[str, Any]]:
 
 
 def compact_crd(crd: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """A CustomResourceDefinition as the catalogue keeps it (None for one without names or versions)."""
+    """What validation needs of a CustomResourceDefinition: group, kind, scope and each served version's
+    openAPIV3Schema without descriptions and examples (None for one without a group or kind).
+
+    The one conversion for both sources: ``tools/gen_schemas.py`` compacts the pinned CRDs with it, and
+    ``schema.cluster`` a cluster's own.
+    """
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
     if not spec.get("group") or not names.get("kind"):
         return None
     return {"group": spec["group"], "kind": names["kind"], "namespaced": spec.get("scope") == "Namespaced",
-            "versions": {version["name"]: (version.get("schema") or {}).get("openAPIV3Schema") or {}
+            "versions": {version["name"]: _strip((version.get("schema") or {}).get("openAPIV3Schema") or {})
                          for version in spec.get("versions") or () if version.get("served")}}
+
+
+def _strip(schema: Any) -> Any:
+    """The schema without what only documents it (a property may itself be named ``description``)."""
+    if isinstance(schema, dict):
+        return {key: (_strip(value) if key != "properties" else {name: _strip(sub) for name, sub in value.items()})
+                for key, value in schema.items() if key not in ("description", "example")}
+    if isinstance(schema, list):
+        return [_strip(item) for item in schema]
+    return schema
 
 
 class SchemaCatalogue:
     """CRD schemas by (group, kind); compiled validators by (apiVersion, kind)."""
 
-    def __init__(self, crds: Iterable[Dict[str, Any]], cel: Optional[CelCompiler] = None, origin: str = "pinned") -> None:
+    def __init__(self, crds: Iterable[Dict[str, Any]], cel: Optional[CelCompiler] = None) -> None:
         self.cel = cel
         self.crds: Dict[Tuple[str, str], Dict[str, Any]] = {}
-        self.origin: Dict[Tuple[str, str], str] = {}
+        # Where each group's schemas come from: PINNED, or CLUSTER once the cluster's own replaced them.
+        self.group_sources: Dict[str, str] = {}
         self._validators: Dict[Tuple[str, str], Validator] = {}
-        self.add(crds, origin)
-
-    def add(self, crds: Iterable[Dict[str, Any]], origin: str) -> None:
-        """Add or replace CRDs (a cluster's own replace the pinned ones of the same group and kind)."""
         for crd in crds:
-            key = (crd["group"], crd["kind"])
-            self.crds[key] = crd
-            self.origin[key] = origin
-            for version in list(self._validators):
-                if version[1] == crd["kind"] and version[0].split("/")[0] == crd["group"]:
-                    del self._validators[version]
+            self.crds[(crd["group"], crd["kind"])] = crd
+            self.group_sources[crd["group"]] = PINNED
+
+    @property
+    def groups(self) -> List[str]:
+        return sorted(self.group_sources)
+
+    def adopt_cluster(self, crds: Iterable[Dict[str, Any]]) -> None:
+        """The cluster's CRDs replace the pinned ones of every group the cluster has CRDs of.
+
+        A group's kinds are then the cluster's: a pinned kind the cluster has no CRD for is refused, as the
+        API server refuses it. A group the cluster has no CRD of at all keeps the pinned schemas (its CRDs
+        may come with the very change being checked).
+        """
+        by_group: Dict[str, List[Dict[str, Any]]] = {}
+        for crd in crds:
+            by_group.setdefault(crd["group"], []).append(crd)
+        for group, group_crds in by_group.items():
+            for key in [key for key in self.crds if key[0] == group]:
+                del self.crds[key]
+            self.crds.update(((crd["group"], crd["kind"]), crd) for crd in group_crds)
+            self.group_sources[group] = CLUSTER
+            for key in [key for key in self._validators if key[0].split("/")[0] == group]:
+                del self._validators[key]
 
     def knows(self, group: str, kind: str) -> bool:
         return (group, kind) in self.crds
+
+    def source(self, group: str) -> Optional[str]:
+        """PINNED or CLUSTER for a group of the catalogue, None for another."""
+        return self.group_sources.get(group)
 
     def served_versions(self, group: str, kind: str) -> List[str]:
         return sorted(self.crds[(group, kind)]["versions"])

@@ -14,7 +14,9 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema import admission
 
 RESOLUTION = ("The pinned CRDs (Istio's crd-all.gen.yaml and the Gateway API's standard channel, shipped in "
-              "plugins/module_utils/schema/pinned.py by tools/gen_schemas.py) are applied as the API server applies "
+              "plugins/module_utils/schema/pinned.py by tools/gen_schemas.py), or, checking files against a live "
+              "cluster, the CRDs that cluster serves for the same groups (summary.schema_sources says which; a "
+              "version or kind it does not serve is refused), are applied as the API server applies "
               "a structural schema with strict field validation: nulls of non-nullable fields dropped, defaults set, "
               "then unknown fields, types (int-or-string), formats, enums, required fields, patterns, ranges, "
               "lengths, list-type set/map uniqueness, oneOf/anyOf/not. Transition rules (oldSelf) are not evaluated: "
