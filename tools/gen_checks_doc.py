@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / ".collections"))
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks  # noqa: E402  pylint: disable=wrong-import-position
+from generated import write_or_check  # noqa: E402  pylint: disable=wrong-import-position
 
 TARGET = REPO / "docs" / "checks.md"
 SEVERITY = {checks.ERROR: "error", checks.WARNING: "warning", checks.INFO: "info"}
@@ -93,16 +94,7 @@ def render() -> str:
 
 
 def main() -> int:
-    text = render()
-    if "--check" in sys.argv[1:]:
-        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
-        if current != text:
-            print("%s is out of date: run python tools/gen_checks_doc.py" % TARGET.relative_to(REPO))
-            return 1
-        return 0
-    TARGET.parent.mkdir(exist_ok=True)
-    TARGET.write_text(text, encoding="utf-8")
-    return 0
+    return write_or_check(TARGET, render(), sys.argv)
 
 
 if __name__ == "__main__":

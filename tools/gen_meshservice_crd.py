@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO / ".collections"))
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.spec import (  # noqa: E402  pylint: disable=wrong-import-position
     MESHSERVICE_SPEC, camel)
+from generated import write_or_check  # noqa: E402  pylint: disable=wrong-import-position
 
 CRD = REPO / "playbooks" / "files" / "meshservice-crd.yaml"
 # Fields whose values are numbers in a range, wherever they appear.
@@ -120,14 +121,7 @@ def text() -> str:
 
 
 def main() -> int:
-    if "--check" in sys.argv:
-        if not CRD.exists() or CRD.read_text(encoding="utf-8") != text():
-            print("%s is out of date: run python tools/gen_meshservice_crd.py" % CRD)
-            return 1
-        return 0
-    CRD.parent.mkdir(parents=True, exist_ok=True)
-    CRD.write_text(text(), encoding="utf-8")
-    return 0
+    return write_or_check(CRD, text(), sys.argv)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ sys.path.insert(0, str(REPO / ".collections"))
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.meshservice.spec import (  # noqa: E402  pylint: disable=wrong-import-position
     MESHSERVICE_SPEC)
+from generated import write_or_check  # noqa: E402  pylint: disable=wrong-import-position
 
 FRAGMENT = REPO / "plugins" / "doc_fragments" / "meshservice.py"
 
@@ -222,14 +223,7 @@ def fragment_text() -> str:
 
 
 def main() -> int:
-    text = fragment_text()
-    if "--check" in sys.argv:
-        if not FRAGMENT.exists() or FRAGMENT.read_text(encoding="utf-8") != text:
-            print("%s is out of date: run python tools/gen_meshservice_docs.py" % FRAGMENT)
-            return 1
-        return 0
-    FRAGMENT.write_text(text, encoding="utf-8")
-    return 0
+    return write_or_check(FRAGMENT, fragment_text(), sys.argv)
 
 
 if __name__ == "__main__":

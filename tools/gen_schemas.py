@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO / "tools" / "controlplane"))
 sys.path.insert(0, str(REPO / ".collections"))
 
 import localcluster  # noqa: E402  pylint: disable=wrong-import-position
+from generated import write_or_check  # noqa: E402  pylint: disable=wrong-import-position
 # The conversion a cluster's own CRDs go through at run time too.
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.catalogue import compact_crd  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -92,15 +93,7 @@ def render() -> str:
 
 
 def main() -> int:
-    text = render()
-    if "--check" in sys.argv[1:]:
-        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
-        if current != text:
-            print("%s is out of date: run python tools/gen_schemas.py" % TARGET.relative_to(REPO))
-            return 1
-        return 0
-    TARGET.write_text(text, encoding="utf-8")
-    return 0
+    return write_or_check(TARGET, render(), sys.argv)
 
 
 if __name__ == "__main__":
