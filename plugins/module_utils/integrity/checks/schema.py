@@ -13,7 +13,8 @@ from __future__ import annotations
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.checks.base import ERROR, Check
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema import admission
 
-RESOLUTION = ("The pinned CRDs (Istio's crd-all.gen.yaml and the Gateway API's standard channel, shipped in "
+RESOLUTION = ("The pinned CRDs (Istio's crd-all.gen.yaml and the Gateway API's standard channel, with the versions "
+              "only its experimental channel serves, noted in summary.not_validated when used; shipped in "
               "plugins/module_utils/schema/pinned.py by tools/gen_schemas.py), or, checking files against a live "
               "cluster, the CRDs that cluster serves for the same groups (summary.schema_sources says which; a "
               "version or kind it does not serve is refused), are applied as the API server applies "
