@@ -8,7 +8,9 @@ Objects are parsed once, their references normalised to Istio's runtime names
 tables whose keys and constraints carry the integrity rules:
 
 * ownership (a server belongs to a Gateway, a subset to a DestinationRule) is
-  an enforced foreign key with ON DELETE CASCADE;
+  a declared foreign key; the model writes only rows whose owner it staged, so
+  enforcement is off (it would look up every owner again while loading in bulk)
+  and ``PRAGMA foreign_key_check`` still reads the declarations;
 * a VirtualService's Gateway reference is a deferred foreign key into
   ``gateway(ref_key)``: ``PRAGMA foreign_key_check`` lists the dangling ones;
 * object identity (kind, namespace, name) is a unique constraint.
@@ -440,7 +442,7 @@ class MeshModel:
         self.scope = scope  # callable(kind, namespace, labels) -> bool; None: everything in scope
         self.db = sqlite3.connect(":memory:", isolation_level=None)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA foreign_keys = OFF")
         self.db.executescript(SCHEMA)
         self.db.execute("BEGIN")
         self.scanned: Dict[str, int] = {}
