@@ -89,8 +89,7 @@ CREATE TABLE object (
     managed INTEGER NOT NULL,
     in_scope INTEGER NOT NULL,
     created TEXT NOT NULL,
-    source TEXT NOT NULL,
-    UNIQUE (kind, namespace, name)
+    source TEXT NOT NULL
 );
 CREATE TABLE suppression (
     object_id INTEGER NOT NULL REFERENCES object(id) ON DELETE CASCADE,
@@ -303,6 +302,12 @@ CREATE TABLE host_key (
     key TEXT NOT NULL,
     PRIMARY KEY (host, key)
 ) WITHOUT ROWID;
+""" + gatewayapi_model.SCHEMA
+
+# Indexes of the loaded tables: built once after the bulk load, cheaper than kept up during it.
+# (Object identity is unique: the model refuses a second object of one identity before staging it.)
+LOAD_INDEXES = """
+CREATE UNIQUE INDEX object_identity ON object(kind, namespace, name);
 CREATE INDEX registry_by_host ON registry(host);
 CREATE INDEX registry_by_object ON registry(object_id);
 CREATE INDEX destination_by_route ON destination(route_id);
@@ -317,11 +322,10 @@ CREATE INDEX gateway_server_by_gateway ON gateway_server(gateway_id);
 CREATE INDEX server_host_by_host ON server_host(host);
 CREATE INDEX service_by_selector ON service(namespace, selector);
 CREATE INDEX workload_by_namespace ON workload(namespace, kind);
-""" + gatewayapi_model.SCHEMA
+""" + gatewayapi_model.INDEXES
 
 # Tables derived once after loading; every check that needs them reads them.
-# (Indexes on bulk-loaded tables are built here too: cheaper after the load than during it.)
-DERIVED = """
+DERIVED = LOAD_INDEXES + """
 CREATE INDEX host_key_by_key ON host_key(key, host);
 CREATE INDEX destination_by_raw_host ON destination(raw_host, subset);
 CREATE INDEX gateway_server_by_certificate ON gateway_server(certificate);
