@@ -223,7 +223,9 @@ def measure_checks(directory: str) -> Dict[str, Any]:
     model.mark_scanned(("PeerAuthentication", "ReferenceGrant", "GatewayClass", "Namespace", "KubernetesGateway"))
     model.assume_istio_defaults("istio-system")
     database = model.finish().db
-    parameters = {"domain": model.domain, "root_namespace": "istio-system", "namespaces_scanned": 0}
+    mesh = model.mesh("istio-system")
+    parameters = {"domain": model.domain, "root_namespace": mesh.root_namespace or "istio-system",
+                  "auto_mtls": int(mesh.enable_auto_mtls), "namespaces_scanned": 0, "live": 0}
     seconds = {}
     for check in catalogue.CATALOGUE:
         started = time.perf_counter()

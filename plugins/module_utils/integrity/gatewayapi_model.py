@@ -165,6 +165,10 @@ CREATE TABLE policy_selector (
     value TEXT NOT NULL,
     PRIMARY KEY (object_id, key)
 ) WITHOUT ROWID;
+"""
+
+# Built after the bulk load (the model's LOAD_INDEXES).
+INDEXES = """
 CREATE INDEX k8s_listener_by_gateway ON k8s_listener(gateway_key, name);
 CREATE INDEX k8s_listener_by_hostname ON k8s_listener(hostname, port);
 CREATE INDEX k8s_parent_ref_by_gateway ON k8s_parent_ref(gateway_key);

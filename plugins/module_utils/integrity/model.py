@@ -8,7 +8,9 @@ Objects are parsed once, their references normalised to Istio's runtime names
 tables whose keys and constraints carry the integrity rules:
 
 * ownership (a server belongs to a Gateway, a subset to a DestinationRule) is
-  an enforced foreign key with ON DELETE CASCADE;
+  a declared foreign key; the model writes only rows whose owner it staged, so
+  enforcement is off (it would look up every owner again while loading in bulk)
+  and ``PRAGMA foreign_key_check`` still reads the declarations;
 * a VirtualService's Gateway reference is a deferred foreign key into
   ``gateway(ref_key)``: ``PRAGMA foreign_key_check`` lists the dangling ones;
 * object identity (kind, namespace, name) is a unique constraint.
@@ -87,8 +89,7 @@ CREATE TABLE object (
     managed INTEGER NOT NULL,
     in_scope INTEGER NOT NULL,
     created TEXT NOT NULL,
-    source TEXT NOT NULL,
-    UNIQUE (kind, namespace, name)
+    source TEXT NOT NULL
 );
 CREATE TABLE suppression (
     object_id INTEGER NOT NULL REFERENCES object(id) ON DELETE CASCADE,
@@ -301,6 +302,12 @@ CREATE TABLE host_key (
     key TEXT NOT NULL,
     PRIMARY KEY (host, key)
 ) WITHOUT ROWID;
+""" + gatewayapi_model.SCHEMA
+
+# Indexes of the loaded tables: built once after the bulk load, cheaper than kept up during it.
+# (Object identity is unique: the model refuses a second object of one identity before staging it.)
+LOAD_INDEXES = """
+CREATE UNIQUE INDEX object_identity ON object(kind, namespace, name);
 CREATE INDEX registry_by_host ON registry(host);
 CREATE INDEX registry_by_object ON registry(object_id);
 CREATE INDEX destination_by_route ON destination(route_id);
@@ -315,11 +322,10 @@ CREATE INDEX gateway_server_by_gateway ON gateway_server(gateway_id);
 CREATE INDEX server_host_by_host ON server_host(host);
 CREATE INDEX service_by_selector ON service(namespace, selector);
 CREATE INDEX workload_by_namespace ON workload(namespace, kind);
-""" + gatewayapi_model.SCHEMA
+""" + gatewayapi_model.INDEXES
 
 # Tables derived once after loading; every check that needs them reads them.
-# (Indexes on bulk-loaded tables are built here too: cheaper after the load than during it.)
-DERIVED = """
+DERIVED = LOAD_INDEXES + """
 CREATE INDEX host_key_by_key ON host_key(key, host);
 CREATE INDEX destination_by_raw_host ON destination(raw_host, subset);
 CREATE INDEX gateway_server_by_certificate ON gateway_server(certificate);
@@ -440,7 +446,7 @@ class MeshModel:
         self.scope = scope  # callable(kind, namespace, labels) -> bool; None: everything in scope
         self.db = sqlite3.connect(":memory:", isolation_level=None)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA foreign_keys = OFF")
         self.db.executescript(SCHEMA)
         self.db.execute("BEGIN")
         self.scanned: Dict[str, int] = {}
