@@ -52,6 +52,8 @@ ISTIO_CRDS_PATH = "manifests/charts/base/files/crd-all.gen.yaml"
 GATEWAY_API_MODULE = "sigs.k8s.io/gateway-api@v1.6.3"
 GATEWAY_API_CRDS_DIR = "config/crd/standard"
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager")
+# The OpenAPI v3 documents the API server serves at /openapi/v3/<path>, as the Kubernetes module ships them.
+OPENAPI_V3_DIR = "api/openapi-spec/v3"
 RESTRICTED_USER = "restricted-reader"
 RESTRICTED_TOKEN_FILE = "restricted.token"
 
@@ -112,6 +114,27 @@ def gateway_api_crds() -> List[Path]:
     if not files:
         raise ControlPlaneError("%s has no CRDs in %s" % (GATEWAY_API_MODULE, GATEWAY_API_CRDS_DIR))
     return files
+
+
+def kubernetes_version() -> str:
+    """KUBERNETES_VERSION of versions.env (the release the control plane is built from)."""
+    for line in (HERE / "versions.env").read_text(encoding="utf-8").splitlines():
+        name, _equals, value = line.partition("=")
+        if name.strip() == "KUBERNETES_VERSION":
+            return value.strip()
+    raise ControlPlaneError("versions.env pins no KUBERNETES_VERSION")
+
+
+def kubernetes_module() -> str:
+    return "k8s.io/kubernetes@%s" % kubernetes_version()
+
+
+def openapi_v3(path: str) -> Path:
+    """The pinned Kubernetes module's OpenAPI v3 document of ``path`` (``api/v1``, ``apis/apps/v1``)."""
+    document = module_dir(kubernetes_module()) / OPENAPI_V3_DIR / ("%s_openapi.json" % path.replace("/", "__"))
+    if not document.is_file():
+        raise ControlPlaneError("%s has no %s" % (kubernetes_module(), document.name))
+    return document
 
 
 def free_port() -> int:

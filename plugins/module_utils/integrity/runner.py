@@ -223,7 +223,7 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
         result["summary"]["notes"] = notes + schema_notes
         result["summary"]["loader"] = report.loader_summary()
         result["summary"]["not_validated"] = report.schema.summary() if report.schema else []
-        result["summary"]["schema_sources"] = dict(report.schema.catalogue.group_sources) if report.schema else {}
+        result["summary"]["schema_sources"] = report.schema.catalogue.sources() if report.schema else {}
         if request.graph != "none":
             result["graph"] = mesh_graph(model, result["violations"], request.graph)
     finally:
@@ -288,14 +288,13 @@ def _connect(request: IntegrityRequest):
 
 
 def _follow_cluster_schemas(gate: SchemaGate, api, page_size: int) -> List[str]:
-    """The cluster's CRDs replace the pinned ones; a note when RBAC does not let them be read."""
+    """The cluster's CRDs and OpenAPI replace the pinned schemas; notes when RBAC does not let them be read."""
     from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import ClusterError
     from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema import cluster
     try:
-        note = cluster.follow_cluster(gate.catalogue, api, page_size)
+        return cluster.follow_cluster(gate.catalogue, api, page_size)
     except ClusterError as error:
         raise RunError(str(error)) from None
-    return [note] if note else []
 
 
 def _scan_cluster(request: IntegrityRequest, api, model: MeshModel, report: sources.LoadReport, codes: List[str]):

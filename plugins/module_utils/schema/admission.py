@@ -18,7 +18,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema import cel_rules, core
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.catalogue import (
-    CLUSTER, SchemaCatalogue, pinned_crds)
+    CLUSTER, SchemaCatalogue, pinned_schemas)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.structural import SchemaError
 
 # Finding codes of the schema layer (the check catalogue documents them with the SQL checks).
@@ -54,7 +54,7 @@ class SchemaGate:
 
     def __init__(self, catalogue: Optional[SchemaCatalogue] = None) -> None:
         if catalogue is None:
-            catalogue = SchemaCatalogue(pinned_crds(), cel_rules.cel_compiler())
+            catalogue = SchemaCatalogue(pinned_schemas(), cel_rules.cel_compiler())
         self.catalogue = catalogue
         self.rejections: List[Rejection] = []
         self.not_validated: Dict[str, int] = {}
@@ -78,14 +78,8 @@ class SchemaGate:
 
     def _errors(self, obj: Dict[str, Any], group: str, version: str,
                 kind: str) -> List[SchemaError]:
-        core_errors = core.validate_core(group, kind, obj)
-        if core_errors is not None:
-            if kind != "Service":
-                self._gap("unknown fields and types of %s not validated offline (built-in rules only: names, "
-                          "labels, selectors, ports)" % kind)
-            return [error._replace(origin="core") for error in core_errors]
         if not self.catalogue.knows(group, kind):
-            if self.catalogue.source(group) == CLUSTER:
+            if self.catalogue.source(group) == CLUSTER and not self.catalogue.builtin(group):
                 return [SchemaError("kind", 'no matches for kind "%s" in version "%s/%s" (the cluster serves no '
                                             'CustomResourceDefinition of this kind: ensure CRDs are installed first)'
                                     % (kind, group, version))]
@@ -93,15 +87,22 @@ class SchemaGate:
             return []
         validator = self.catalogue.validator(group, version, kind)
         if validator is None:
-            return [SchemaError("apiVersion", 'no matches for kind "%s" in version "%s/%s" (served: %s)' % (
-                kind, group, version, ", ".join(self.catalogue.served_versions(group, kind))))]
+            return [SchemaError("apiVersion", 'no matches for kind "%s" in version "%s" (served: %s)' % (
+                kind, "/".join(part for part in (group, version) if part),
+                ", ".join(self.catalogue.served_versions(group, kind))))]
         if self.catalogue.experimental(group, kind, version):
             self._gap("%s %s/%s: served by the Gateway API's experimental channel only, validated against it (a "
                       "cluster with the standard channel refuses it)" % (kind, group, version))
         for gap in validator.unvalidated:
             self._gap("%s %s/%s %s: %s" % (kind, group, version, gap.path, gap.reason))
         _stored, errors = validator.validate(obj)
-        return core.object_meta(obj, self.catalogue.namespaced(group, kind)) + errors
+        if not self.catalogue.builtin(group):
+            return core.object_meta(obj, self.catalogue.namespaced(group, kind)) + errors
+        # A built-in kind: what the decoder refuses, then the hand-written rules on what it did not.
+        built_in = core.validate_core(group, kind, obj)
+        if built_in is None:
+            built_in = core.object_meta(obj, self.catalogue.namespaced(group, kind))
+        return errors + [error._replace(origin="core") for error in built_in if not _covered(error.path, errors)]
 
     def _gap(self, reason: str) -> None:
         self.not_validated[reason] = self.not_validated.get(reason, 0) + 1
@@ -110,6 +111,12 @@ class SchemaGate:
         """What was not validated, and why (with how many documents), for the result summary."""
         return ["%s (%d document%s)" % (reason, count, "" if count == 1 else "s")
                 for reason, count in sorted(self.not_validated.items())]
+
+
+def _covered(path: str, errors: List[SchemaError]) -> bool:
+    """Whether a decoding error was found at ``path`` or above it (the hand-written rule adds nothing then)."""
+    return any(not error.path or path == error.path or path.startswith((error.path + ".", error.path + "["))
+               for error in errors)
 
 
 def _without(obj: Dict[str, Any], errors: List[SchemaError]) -> Optional[Dict[str, Any]]:

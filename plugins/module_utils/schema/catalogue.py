@@ -3,9 +3,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The schemas an object is validated against, by apiVersion and kind.
 
-The pinned CRDs ship with the collection (``pinned.py``, generated); a live cluster's own CRDs
-replace them kind by kind, so the verdict follows the versions the cluster serves. Each version's
-schema is compiled on first use and kept for the run.
+The pinned CRDs and built-in kinds ship with the collection (``pinned.py``, generated); a live cluster's
+own CRDs and OpenAPI replace them group by group, so the verdict follows the versions the cluster serves.
+Each version's schema is compiled on first use and kept for the run: a CRD's for structural validation,
+a built-in kind's for what Go's JSON decoder refuses (``builtin``).
 """
 
 from __future__ import annotations
@@ -13,17 +14,18 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema import pinned
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.structural import CelCompiler, Validator
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.structural import (
+    CelCompiler, DecodingValidator, Validator)
 
 PINNED = "pinned"
 CLUSTER = "cluster"
 
 
-def pinned_crds() -> List[Dict[str, Any]]:
-    """The CRDs of the pinned modules, as ``tools/gen_schemas.py`` compacted them."""
+def pinned_schemas() -> List[Dict[str, Any]]:
+    """The CRDs and built-in kinds of the pinned modules, as ``tools/gen_schemas.py`` compacted them."""
     return json.loads(zlib.decompress(base64.b64decode("".join(pinned.DATA))).decode("utf-8"))
 
 
@@ -54,26 +56,35 @@ def _strip(schema: Any) -> Any:
 
 
 class SchemaCatalogue:
-    """CRD schemas by (group, kind); compiled validators by (apiVersion, kind)."""
+    """CRD and built-in kinds' schemas by (group, kind); compiled validators by (apiVersion, kind)."""
 
     def __init__(self, crds: Iterable[Dict[str, Any]], cel: Optional[CelCompiler] = None) -> None:
         self.cel = cel
         self.crds: Dict[Tuple[str, str], Dict[str, Any]] = {}
         # Where each group's schemas come from: PINNED, or CLUSTER once the cluster's own replaced them.
         self.group_sources: Dict[str, str] = {}
+        # The groups of built-in kinds ("" is the core group): their kinds are not CRDs.
+        self.builtin_groups: Set[str] = set()
         self._validators: Dict[Tuple[str, str], Validator] = {}
         for crd in crds:
             self.crds[(crd["group"], crd["kind"])] = crd
             self.group_sources[crd["group"]] = PINNED
+            if crd.get("builtin"):
+                self.builtin_groups.add(crd["group"])
 
     @property
-    def groups(self) -> List[str]:
-        return sorted(self.group_sources)
+    def crd_groups(self) -> List[str]:
+        return sorted(set(self.group_sources) - self.builtin_groups)
+
+    def sources(self) -> Dict[str, str]:
+        """Where each group's schemas come from, the core group named ``core``."""
+        return {group or "core": source for group, source in sorted(self.group_sources.items())}
 
     def adopt_cluster(self, crds: Iterable[Dict[str, Any]]) -> None:
-        """The cluster's CRDs replace the pinned ones of every group the cluster has CRDs of.
+        """The cluster's CRDs (or built-in kinds, from its OpenAPI) replace the pinned ones of every group the
+        cluster has them of.
 
-        A group's kinds are then the cluster's: a pinned kind the cluster has no CRD for is refused, as the
+        A CRD group's kinds are then the cluster's: a pinned kind the cluster has no CRD for is refused, as the
         API server refuses it. A group the cluster has no CRD of at all keeps the pinned schemas (its CRDs
         may come with the very change being checked).
         """
@@ -85,6 +96,8 @@ class SchemaCatalogue:
                 del self.crds[key]
             self.crds.update(((crd["group"], crd["kind"]), crd) for crd in group_crds)
             self.group_sources[group] = CLUSTER
+            if any(crd.get("builtin") for crd in group_crds):
+                self.builtin_groups.add(group)
             for key in [key for key in self._validators if key[0].split("/")[0] == group]:
                 del self._validators[key]
 
@@ -94,6 +107,10 @@ class SchemaCatalogue:
     def source(self, group: str) -> Optional[str]:
         """PINNED or CLUSTER for a group of the catalogue, None for another."""
         return self.group_sources.get(group)
+
+    def builtin(self, group: str) -> bool:
+        """Whether the group's kinds are built in (not CRDs: the catalogue holds only some of them)."""
+        return group in self.builtin_groups
 
     def served_versions(self, group: str, kind: str) -> List[str]:
         return sorted(self.crds[(group, kind)]["versions"])
@@ -109,8 +126,9 @@ class SchemaCatalogue:
         """The compiled schema of a served version, or None when the CRD does not serve it."""
         key = ("%s/%s" % (group, version), kind)
         if key not in self._validators:
-            schema = self.crds[(group, kind)]["versions"].get(version)
+            crd = self.crds[(group, kind)]
+            schema = crd["versions"].get(version)
             if schema is None:
                 return None
-            self._validators[key] = Validator(schema, self.cel)
+            self._validators[key] = DecodingValidator(schema) if crd.get("builtin") else Validator(schema, self.cel)
         return self._validators[key]

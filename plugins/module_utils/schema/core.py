@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The API server's built-in validation that users hit most: object metadata of every kind, and the
 core kinds the collection reads (Service, Deployment, Pod, Namespace): names, label keys and values,
-selectors, ports. Messages are worded as k8s.io/apimachinery's validation words them.
+selectors, ports, the Service's type and protocols. Messages are worded as k8s.io/apimachinery's validation
+words them. Unknown fields and types of the built-in kinds are what Go's JSON decoder refuses
+(``schema.builtin``, validated by ``structural.DecodingValidator``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.structural import SchemaError, go_quote
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.structural import (
+    SchemaError, go_quote, unquoted_hint)
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -22,13 +25,6 @@ OBJECT_META_FIELDS = frozenset((
     "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation", "creationTimestamp",
     "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences", "finalizers",
     "managedFields"))
-# The fields of a Service the API server knows (strict field validation refuses any other).
-SERVICE_SPEC_FIELDS = frozenset((
-    "ports", "selector", "clusterIP", "clusterIPs", "type", "externalIPs", "sessionAffinity", "loadBalancerIP",
-    "loadBalancerSourceRanges", "externalName", "externalTrafficPolicy", "healthCheckNodePort",
-    "publishNotReadyAddresses", "sessionAffinityConfig", "ipFamilies", "ipFamilyPolicy", "allocateLoadBalancerNodePorts",
-    "loadBalancerClass", "internalTrafficPolicy", "trafficDistribution"))
-SERVICE_PORT_FIELDS = frozenset(("name", "protocol", "appProtocol", "port", "targetPort", "nodePort"))
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 
@@ -54,12 +50,8 @@ def _invalid(path: str, value: Any, reason: str) -> SchemaError:
 
 
 def _not_a_string(path: str, value: Any) -> SchemaError:
-    """A label, annotation or name that YAML read as another type; an unquoted ``on`` or ``1.10`` is the usual cause."""
-    reason = "must be a string"
-    if isinstance(value, (bool, int, float)):
-        reason += " (the API server reads this unquoted YAML value as a %s: quote it)" % (
-            "boolean" if isinstance(value, bool) else "number")
-    return _invalid(path, value, reason)
+    """A label, annotation or name that YAML read as another type."""
+    return _invalid(path, value, "must be a string" + unquoted_hint(value))
 
 
 def dns_name(path: str, value: Any, kind: str = "subdomain") -> List[SchemaError]:
@@ -158,15 +150,11 @@ def _target_port(path: str, value: Any) -> List[SchemaError]:
     return _port_number(path, value)
 
 
-def _unknown(path: str, value: Dict[str, Any], known: frozenset) -> List[SchemaError]:
-    return [SchemaError("%s.%s" % (path, key), 'unknown field "%s.%s"' % (path, key)) for key in value if key not in known]
-
-
 def service(obj: Dict[str, Any]) -> List[SchemaError]:
     spec = obj.get("spec") or {}
     if not isinstance(spec, dict):
         return [_invalid("spec", spec, "must be an object")]
-    errors: List[SchemaError] = _unknown("spec", spec, SERVICE_SPEC_FIELDS)
+    errors: List[SchemaError] = []
     service_type = spec.get("type", "ClusterIP")
     if service_type not in SERVICE_TYPES:
         errors.append(SchemaError("spec.type", "Unsupported value: %s: supported values: %s"
@@ -182,12 +170,7 @@ def service(obj: Dict[str, Any]) -> List[SchemaError]:
         if not isinstance(port, dict):
             errors.append(_invalid(path, port, "must be an object"))
             continue
-        errors += _unknown(path, port, SERVICE_PORT_FIELDS)
         name = port.get("name")
-        if name is not None and not isinstance(name, str):
-            errors.append(SchemaError(path + ".name", "Invalid value: %s: %s.name in body must be of type string: %s"
-                                      % (go_quote(name), path, go_quote(type(name).__name__))))
-            continue
         if len(ports) > 1 and not name:
             errors.append(SchemaError(path + ".name", "Required value"))
         elif name:

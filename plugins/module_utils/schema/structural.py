@@ -54,6 +54,15 @@ def go_quote(value: Any) -> str:
     return str(value)
 
 
+def unquoted_hint(value: Any) -> str:
+    """What to do about a string field that YAML read as another type; an unquoted ``on`` or ``1.10`` is the usual
+    cause."""
+    if isinstance(value, (bool, int, float)):
+        return " (the API server reads this unquoted YAML value as a %s: quote it)" % (
+            "boolean" if isinstance(value, bool) else "number")
+    return ""
+
+
 _TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
 
 
@@ -117,7 +126,7 @@ class Node:
                  "preserve_unknown", "int_or_string", "embedded", "minimum", "maximum", "exclusive_minimum",
                  "exclusive_maximum", "min_length", "max_length", "min_items", "max_items", "min_properties",
                  "max_properties", "list_type", "map_keys", "one_of", "any_of", "all_of", "not_", "rules",
-                 "defaults", "raw_enum", "fixups", "scalar_rules", "combined")
+                 "defaults", "raw_enum", "fixups", "scalar_rules", "combined", "format_name")
 
     def __init__(self, schema: Dict[str, Any], cel: Optional["CelCompiler"], unvalidated: List[Unvalidated],
                  path: str) -> None:
@@ -131,7 +140,8 @@ class Node:
         self.raw_enum = schema.get("enum")
         self.enum = None if self.raw_enum is None else [json.dumps(v, sort_keys=True) for v in self.raw_enum]
         self.pattern = re.compile(schema["pattern"]) if schema.get("pattern") else None
-        self.format = STRING_FORMATS.get(schema.get("format", ""))
+        self.format_name = schema.get("format")
+        self.format = STRING_FORMATS.get(self.format_name or "")
         self.nullable = bool(schema.get("nullable"))
         self.preserve_unknown = bool(schema.get("x-kubernetes-preserve-unknown-fields"))
         self.int_or_string = bool(schema.get("x-kubernetes-int-or-string"))
@@ -300,7 +310,7 @@ class Validator:
                                           % (go_quote(value), path, node.pattern.pattern)))
             if node.format is not None and not node.format(value):
                 errors.append(SchemaError(path, "Invalid value: %s: %s in body must be of type %s: %s"
-                                          % (go_quote(value), path, _format_name(node.format), go_quote(value))))
+                                          % (go_quote(value), path, node.format_name, go_quote(value))))
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             if node.minimum is not None and (value <= node.minimum if node.exclusive_minimum else value < node.minimum):
                 errors.append(SchemaError(path, "Invalid value: %s: %s in body should be greater than %s%s" % (
@@ -339,6 +349,80 @@ class Validator:
         return errors[0].reason if errors else ""
 
 
+# Go's names of JSON values in its decoding errors, and the ranges of the integer formats.
+_GO_VALUES = {bool: "bool", int: "number", float: "number", str: "string", list: "array", dict: "object"}
+_INT_RANGES = {"int32": (-2 ** 31, 2 ** 31 - 1), "int64": (-2 ** 63, 2 ** 63 - 1)}
+# What resource.ParseQuantity accepts (its message quotes a looser expression).
+_QUANTITY = re.compile(r"^[+-]?[0-9]*(\.[0-9]*)?(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
+QUANTITY_MESSAGE = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+class DecodingValidator(Validator):
+    """The schema of a built-in kind, applied as the API server reads such an object: with Go's strict JSON
+    decoder, not structural validation. Unknown fields and types are refused; a null is any field's zero value;
+    integers must be integral and within int32 or int64; an int-or-string takes either, a quantity a number or
+    a quantity string. No enums, required fields or patterns (``schema.core`` checks what the API server's
+    hand-written validation refuses). The object's own metadata is decoded too."""
+
+    def __init__(self, schema: Dict[str, Any]) -> None:
+        super().__init__(schema, None, meta_properties=("apiVersion", "kind"))
+
+    def _type_ok(self, node: Node, value: Any, path: str, errors: List[SchemaError]) -> bool:
+        if value is None:
+            return False
+        reason = _decoding_error(node, value, path)
+        if reason:
+            errors.append(SchemaError(path, reason))
+            return False
+        return isinstance(value, (dict, list)) and not node.preserve_unknown
+
+
+def _decoding_error(node: Node, value: Any, path: str) -> str:
+    """Why Go's JSON decoder refuses this value for the node ("" when it does not), worded as it words it."""
+    wanted, actual = _decoded_type(node), _GO_VALUES.get(type(value), "object")
+    if node.format_name == "quantity":
+        if actual == "number" or actual == "string" and _QUANTITY.match(value.strip()) and value.strip():
+            return ""
+        return QUANTITY_MESSAGE
+    if node.preserve_unknown or wanted is None or node.int_or_string and actual == "string":
+        return ""
+    refused = "json: cannot unmarshal %s into Go struct field %s of type %s"
+    if wanted in _INT_RANGES:
+        low, high = _INT_RANGES[wanted]
+        if actual != "number":
+            return refused % (actual, path, wanted)
+        if isinstance(value, float) and not value.is_integer() or not low <= value <= high:
+            return refused % ("number %s" % json.dumps(value), path, wanted)
+        return ""
+    expected = {"float64": "number", "bool": "bool", "string": "string"}.get(
+        wanted, "array" if wanted.startswith("[]") else "object")
+    if actual != expected:
+        return refused % (actual, path, wanted) + (unquoted_hint(value) if expected == "string" else "")
+    if node.format_name == "byte" and not _base64(value.replace("\r", "").replace("\n", "")):
+        return "illegal base64 data in %s" % path
+    if node.format_name == "date-time" and not (_RFC3339.match(value) and _date_time(value)):
+        return 'parsing time %s as "2006-01-02T15:04:05Z07:00": not RFC 3339' % json.dumps(value)
+    return ""
+
+
+def _decoded_type(node: Node) -> Optional[str]:
+    """The Go type a node decodes into, as Go's errors name it (structs and maps without their type's name)."""
+    if node.int_or_string:
+        return "int32"
+    if node.type == "integer":
+        return node.format_name if node.format_name in _INT_RANGES else "int64"
+    if node.type in ("number", "boolean", "string"):
+        return {"number": "float64", "boolean": "bool", "string": "string"}[node.type]
+    if node.type == "array":
+        return "[]%s" % (_decoded_type(node.items) if node.items is not None else "interface {}")
+    if node.type == "object" or node.properties:
+        if node.properties or node.additional is None:
+            return "struct"
+        return "map[string]%s" % (_decoded_type(node.additional) or "interface {}")
+    return None
+
+
 def errors_under(errors: List[SchemaError], path: str) -> bool:
     """Whether a structural error was found at or below ``path`` (CEL rules only run on valid values)."""
     return any(e.origin == "schema" and (not path or e.path == path or e.path.startswith((path + ".", path + "[")))
@@ -353,10 +437,6 @@ def _invalid(reason: str, value: Any) -> str:
     if reason == "FieldValueDuplicate":
         return "Duplicate value: %s" % go_quote(value)
     return "Invalid value: %s" % go_quote(value)
-
-
-def _format_name(check: Callable[[str], bool]) -> str:
-    return next(name for name, function in STRING_FORMATS.items() if function is check)
 
 
 def _number(value: Any) -> str:
