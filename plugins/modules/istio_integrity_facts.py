@@ -111,6 +111,9 @@ options:
         cluster serves (of the Istio and Gateway API groups), not the ones pinned in the collection, so the verdict
         follows the cluster's versions; this needs C(list) and C(get) on C(customresourcedefinitions)
         (apiextensions.k8s.io), and where RBAC forbids them the pinned schemas are used and C(summary.notes) says so.
+        The built-in kinds' fields and types (Service, Pod, Namespace, Secret, Deployment, StatefulSet, DaemonSet,
+        ReplicaSet) likewise come from the cluster's OpenAPI v3 (C(/openapi/v3/api/v1), C(/openapi/v3/apis/apps/v1),
+        readable by any authenticated account by default), the pinned ones where it cannot be read.
     type: bool
   namespaces:
     description:
@@ -303,11 +306,12 @@ ansible_facts:
             - C(consistent) is true only for a C(complete) scan with no error and no warning.
             - C(notes) says which optional kinds (Namespaces, GatewayClasses, Gateway API kinds on a cluster
               without the Gateway API, Istio's security policies) a live scan could not read, and, checking files
-              against a live cluster, when its CustomResourceDefinitions could not be read (RBAC).
-            - C(schema_sources) says, per API group of the CRDs documents are validated against, where the schemas
-              came from, V(pinned) (shipped with the collection) or V(cluster) (the CRDs the live cluster serves,
-              when O(src) or O(content) is checked with O(live=true)); C(not_validated) lists what could not be
-              validated offline and why.
+              against a live cluster, when its CustomResourceDefinitions or its OpenAPI v3 could not be read (RBAC).
+            - C(schema_sources) says, per API group documents are validated against (the CRDs' groups, and C(core)
+              and C(apps) for the built-in kinds), where the schemas came from, V(pinned) (shipped with the
+              collection) or V(cluster) (the CRDs and the OpenAPI v3 the live cluster serves, when O(src) or
+              O(content) is checked with O(live=true)); C(not_validated) lists what could not be validated offline
+              and why.
             - C(loader) says which YAML parser read how many files (C(files)), the fast one available (C(fast), null
               when C(fastyaml-rs) is not installed), and for the first few files it did not read, why (C(fallbacks)).
           returned: always
@@ -326,7 +330,8 @@ ansible_facts:
             by_code: {MSH101: 1, MSH106: 1}
             scanned: {DestinationRule: 3, Gateway: 1, Service: 3, VirtualService: 2}
             skipped_documents: 0
-            schema_sources: {gateway.networking.k8s.io: cluster, networking.istio.io: cluster}
+            schema_sources: {apps: cluster, core: cluster, gateway.networking.k8s.io: cluster,
+                             networking.istio.io: cluster}
             not_validated: []
             loader: {fast: fastyaml-rs 0.7.0, files: {fastyaml-rs 0.7.0: 12}, fallbacks: []}
         violations:

@@ -2,7 +2,11 @@
 """The API server is the oracle of the schema layer: single-field changes of realistic documents (our own,
 and Istio's bookinfo samples read from the pinned module at test time), valid and invalid, are sent to the
 local control plane as a server-side dry run with strict field validation, and the offline verdict must
-equal its verdict on every case."""
+equal its verdict on every case.
+
+Built-in kinds (Deployment, Pod, Namespace, Service, StatefulSet, Secret) get changes aimed at what Go's JSON
+decoder refuses: an unknown field at every depth, every value retyped or set to null, and values of the
+types the decoder reads its own way (int-or-string, quantities, int32 ranges, times, base64)."""
 
 from __future__ import annotations
 
@@ -89,6 +93,133 @@ spec:
   selector: {app: reviews}
   ports: [{name: http, port: 9080, targetPort: 9080}]
 """
+# Built-in kinds, as teams write them.
+BUILT_IN = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: x
+  labels: {app: reviews, version: v1}
+  annotations: {team: bookstore}
+spec:
+  replicas: 2
+  revisionHistoryLimit: 5
+  selector: {matchLabels: {app: reviews, version: v1}}
+  strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 25%, maxUnavailable: 1}}
+  template:
+    metadata:
+      labels: {app: reviews, version: v1}
+      annotations: {sidecar.istio.io/inject: "true"}
+    spec:
+      serviceAccountName: reviews
+      terminationGracePeriodSeconds: 30
+      containers:
+      - name: reviews
+        image: registry.example.com/bookstore/reviews:1.4
+        imagePullPolicy: IfNotPresent
+        args: [--port, "9080"]
+        ports: [{name: http, containerPort: 9080, protocol: TCP}]
+        env: [{name: LOG_DIR, value: /tmp/logs}]
+        resources: {requests: {cpu: 100m, memory: 128Mi}}
+        readinessProbe:
+          httpGet: {path: /health, port: http}
+          initialDelaySeconds: 5
+          periodSeconds: 10
+        securityContext: {runAsNonRoot: true, runAsUser: 1000, allowPrivilegeEscalation: false}
+        volumeMounts: [{name: tmp, mountPath: /tmp}]
+      volumes: [{name: tmp, emptyDir: {sizeLimit: 1Gi}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: x, labels: {app: ratings}}
+spec:
+  restartPolicy: Always
+  enableServiceLinks: false
+  containers:
+  - name: ratings
+    image: registry.example.com/bookstore/ratings:2.0
+    command: [/bin/ratings]
+    ports: [{containerPort: 8080}]
+    livenessProbe: {tcpSocket: {port: 8080}, timeoutSeconds: 2}
+    resources: {requests: {cpu: 250m, memory: 64Mi}}
+  tolerations: [{key: dedicated, operator: Equal, value: mesh, effect: NoSchedule}]
+  nodeSelector: {kubernetes.io/os: linux}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: x, labels: {istio-injection: enabled}}
+spec: {finalizers: [kubernetes]}
+"""
+# Single-field changes of the built-in kinds that the decoder reads its own way: (kind, path, value).
+BUILT_IN_VALUES = [
+    ("Deployment", "spec.strategy.rollingUpdate.maxSurge", value) for value in (2, "2", "50%", 1.5, True, None)
+] + [
+    ("Deployment", "spec.template.spec.containers.0.readinessProbe.httpGet.port", value)
+    for value in (9080, "9080", "http-alt", 70000, 1.5, 3000000000, False, [])
+] + [
+    ("Deployment", "spec.template.spec.containers.0.resources.limits", value)
+    for value in ({"cpu": 1.5, "memory": 1000000000}, {"cpu": "1e3"}, {"cpu": "2", "memory": "1Gi"},
+                  {"memory": " 1Gi "}, {"cpu": "abc"}, {"cpu": "1K"}, {"cpu": "1e"}, {"memory": True},
+                  {"memory": []}, {"ephemeral-storage": None}, "1")
+] + [
+    ("Deployment", "spec.replicas", value) for value in (3.0, -1, "3", 1.5, 3000000000, None, True)
+] + [
+    ("Deployment", "spec.template.metadata.creationTimestamp", value)
+    for value in (None, "2026-01-01T10:00:00Z", "2026-01-01T10:00:00.5+02:00", "2026-01-01", "yesterday", 5)
+] + [
+    ("Pod", "spec.activeDeadlineSeconds", value) for value in (30, 30.0, "30", 1e20, 30.5)
+] + [
+    ("Pod", "spec.containers.0.ports.0.containerPort", value) for value in (8080.0, "8080", 8080.5, 0)
+] + [
+    ("Pod", "spec.overhead", None), ("Pod", "spec.containers.0", None), ("Pod", "spec", None),
+    ("Namespace", "spec", None), ("Namespace", "spec.finalizers", "kubernetes"),
+    ("Namespace", "status", {"phase": "Active"}), ("Namespace", "status", {"phase": 1}),
+]
+SECRETS_AND_SERVICES = """
+apiVersion: v1
+kind: Secret
+metadata: {name: x}
+data: {a: YWJj, b: YWJjZA==, c: "YWJj\\n"}
+stringData: {d: plain}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: x}
+data: {a: not base64!}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: x}
+stringData: {a: 5}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: x}
+spec: {ports: [{port: 80, targetPort: 8080.5}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: x}
+spec: {ports: [{port: 80, name: 5}, {port: 81, name: b}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: x}
+spec: {ports: [{port: 80, targetPort: http, protocol: null}], type: null}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: x}
+spec:
+  serviceName: x
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: registry.example.com/db:16}]}
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 10Gi}}, storageClassNamex: fast}
+"""
 BOOKINFO = ("bookinfo-gateway.yaml", "destination-rule-all.yaml", "virtual-service-reviews-jason-v2-v3.yaml",
             "virtual-service-ratings-test-delay.yaml", "egress-rule-google-apis.yaml")
 TYPO_VALUES = ("", "x", -1, 0, 70000, True, "5", "ROUND_ROBINN", "/p", [], {})
@@ -143,15 +274,47 @@ def mutations(document: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
                     yield changed
 
 
+def _set(document: Dict[str, Any], path: Tuple, value: Any) -> Dict[str, Any]:
+    changed = copy.deepcopy(document)
+    target = changed
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return changed
+
+
+def built_in_mutations(document: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+    """A built-in kind's document as is, an unknown field in each of its objects, and each value retyped or null."""
+    yield copy.deepcopy(document)
+    for path, value in leaves({key: document[key] for key in ("metadata", "spec") if key in document}):
+        if isinstance(value, dict):
+            yield _set(document, path + ("%sx" % (next(iter(value), "field")),), "typo")
+        if not path or path == ("metadata",) or path[:2] == ("metadata", "name"):
+            continue  # the object's identity: the name is the built-in rules' business
+        for other in ([5, True] if isinstance(value, str) else ["5", 1.5, 3000000000, True]
+                      if isinstance(value, int) and not isinstance(value, bool) else ["true", 1]
+                      if isinstance(value, bool) else ["x"] if isinstance(value, (dict, list)) else []) + [None]:
+            yield _set(document, path, other)
+    for kind, dotted, value in BUILT_IN_VALUES:
+        if document["kind"] == kind:
+            yield _set(document, tuple(int(step) if step.isdigit() else step for step in dotted.split(".")), value)
+
+
 def cases() -> List[Dict[str, Any]]:
     found, seen = [], set()
-    for document in bases():
-        for changed in mutations(document):
+    changes = [(document, mutations) for document in bases()]
+    changes += [(document, built_in_mutations) for document in yaml.safe_load_all(BUILT_IN) if document]
+    changes += [(document, lambda document: [document]) for document in yaml.safe_load_all(SECRETS_AND_SERVICES)
+                if document]
+    for document, change in changes:
+        for changed in change(document):
             key = json.dumps(changed, sort_keys=True)
             if key in seen:
                 continue
             seen.add(key)
-            changed["metadata"] = dict(changed.get("metadata") or {}, name="case-%d" % len(found), namespace=NAMESPACE)
+            changed["metadata"] = dict(changed.get("metadata") or {}, name="case-%d" % len(found))
+            if changed["kind"] != "Namespace":
+                changed["metadata"]["namespace"] = NAMESPACE
             found.append(changed)
     return found
 

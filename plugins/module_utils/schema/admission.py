@@ -98,10 +98,11 @@ class SchemaGate:
         _stored, errors = validator.validate(obj)
         if not self.catalogue.builtin(group):
             return core.object_meta(obj, self.catalogue.namespaced(group, kind)) + errors
-        # A built-in kind: what the decoder refuses, then the hand-written rules on what it did not.
-        built_in = core.validate_core(group, kind, obj)
+        # A built-in kind: what the decoder refuses, then the hand-written rules on the values it reads.
+        decoded = _less(obj, errors)[0] if errors else obj
+        built_in = core.validate_core(group, kind, decoded)
         if built_in is None:
-            built_in = core.object_meta(obj, self.catalogue.namespaced(group, kind))
+            built_in = core.object_meta(decoded, self.catalogue.namespaced(group, kind))
         return errors + [error._replace(origin="core") for error in built_in if not _covered(error.path, errors)]
 
     def _gap(self, reason: str) -> None:
@@ -121,16 +122,23 @@ def _covered(path: str, errors: List[SchemaError]) -> bool:
 
 def _without(obj: Dict[str, Any], errors: List[SchemaError]) -> Optional[Dict[str, Any]]:
     """The object less every refused value (the mapping member holding it); None when its identity is refused."""
+    kept, identity_refused = _less(obj, errors)
+    return None if identity_refused else kept
+
+
+def _less(obj: Dict[str, Any], errors: List[SchemaError]) -> Tuple[Dict[str, Any], bool]:
+    """A copy of the object less every refused value, and whether one of them is part of its identity."""
     kept = copy.deepcopy(obj)
+    identity_refused = False
     for error in errors:
         owner = _owning_member(kept, error.path)
         if owner is None:
             continue  # a missing value: nothing to take away
         parent, key, member_path = owner
-        if member_path in IDENTITY_PATHS:
-            return None
-        parent.pop(key, None)
-    return kept
+        identity_refused = identity_refused or member_path in IDENTITY_PATHS
+        if member_path:
+            parent.pop(key, None)
+    return kept, identity_refused
 
 
 def _owning_member(obj: Any, path: str) -> Optional[Tuple[Dict[str, Any], str, str]]:

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The API server's built-in validation that users hit most: object metadata of every kind, and the
 core kinds the collection reads (Service, Deployment, Pod, Namespace): names, label keys and values,
-selectors, ports, the Service's type and protocols. Messages are worded as k8s.io/apimachinery's validation
+selectors, ports, the Service's type and protocols, containers' images, probes, environment and volume
+mounts, tolerations, rolling-update counts, namespace finalizers. Messages are worded as k8s.io/apimachinery's validation
 words them. Unknown fields and types of the built-in kinds are what Go's JSON decoder refuses
 (``schema.builtin``, validated by ``structural.DecodingValidator``).
 """
@@ -11,7 +12,7 @@ words them. Unknown fields and types of the built-in kinds are what Go's JSON de
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.structural import (
     SchemaError, go_quote, unquoted_hint)
@@ -95,6 +96,8 @@ def label_map(path: str, labels: Any) -> List[SchemaError]:
     errors: List[SchemaError] = []
     for key, value in labels.items():
         errors += qualified_name(path, key)
+        if value is None:
+            continue  # decoded as the empty string
         if not isinstance(value, str):
             errors.append(_not_a_string("%s.%s" % (path, key), value))
         elif len(value) > 63:
@@ -124,30 +127,47 @@ def object_meta(obj: Dict[str, Any], namespaced: bool, name_kind: str = "subdoma
     if isinstance(annotations, dict):
         for key, value in annotations.items():
             errors += qualified_name("metadata.annotations", key)
-            if not isinstance(value, str):
+            if value is not None and not isinstance(value, str):
                 errors.append(_not_a_string("metadata.annotations.%s" % key, value))
     return errors
+
+
+def _integral(value: Any) -> Optional[int]:
+    """An integer as the API server reads it (kubectl sends a YAML ``80.0`` as 80), or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or isinstance(value, float) and not value.is_integer():
+        return None
+    return int(value)
 
 
 def _port_number(path: str, value: Any, required: bool = True) -> List[SchemaError]:
     if value is None:
         return [SchemaError(path, "Required value")] if required else []
-    if isinstance(value, bool) or not isinstance(value, int):
+    if _integral(value) is None:
         return [_invalid(path, value, "must be an integer")]
     if not 1 <= value <= 65535:
         return [_invalid(path, value, "must be between 1 and 65535, inclusive")]
     return []
 
 
+def _named_port(path: str, value: Any) -> List[SchemaError]:
+    """A port by number or by IANA service name (a null is the number 0)."""
+    if isinstance(value, str):
+        for broken, reason in ((len(value) > 15, "must be no more than 15 characters"),
+                               (not re.match("^[-a-z0-9]+$", value),
+                                "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"),
+                               (not re.search("[a-z]", value), "must contain at least one letter (a-z)"),
+                               ("--" in value, "must not contain consecutive hyphens"),
+                               (not IANA_SVC_NAME.match(value), "must not begin or end with a hyphen")):
+            if broken:
+                return [_invalid(path, value, reason)]
+        return []
+    return _port_number(path, 0 if value is None else value)
+
+
 def _target_port(path: str, value: Any) -> List[SchemaError]:
     if value in (None, "", 0):
         return []  # unset: the API server defaults it to the port
-    if isinstance(value, str):
-        if len(value) > 15 or not IANA_SVC_NAME.match(value) or "--" in value or not re.search("[a-z]", value):
-            return [_invalid(path, value, "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"
-                             if len(value) <= 15 else "must be no more than 15 characters")]
-        return []
-    return _port_number(path, value)
+    return _named_port(path, value)
 
 
 def service(obj: Dict[str, Any]) -> List[SchemaError]:
@@ -155,7 +175,7 @@ def service(obj: Dict[str, Any]) -> List[SchemaError]:
     if not isinstance(spec, dict):
         return [_invalid("spec", spec, "must be an object")]
     errors: List[SchemaError] = []
-    service_type = spec.get("type", "ClusterIP")
+    service_type = spec.get("type") or "ClusterIP"  # unset, null or empty: defaulted
     if service_type not in SERVICE_TYPES:
         errors.append(SchemaError("spec.type", "Unsupported value: %s: supported values: %s"
                                   % (go_quote(service_type), ", ".join(go_quote(t) for t in SERVICE_TYPES))))
@@ -180,7 +200,7 @@ def service(obj: Dict[str, Any]) -> List[SchemaError]:
             names.add(name)
         errors += _port_number(path + ".port", port.get("port"))
         errors += _target_port(path + ".targetPort", port.get("targetPort"))
-        protocol = port.get("protocol", "TCP")
+        protocol = port.get("protocol") or "TCP"
         if protocol not in PROTOCOLS:
             errors.append(SchemaError(path + ".protocol", "Unsupported value: %s: supported values: %s"
                                       % (go_quote(protocol), ", ".join(go_quote(p) for p in PROTOCOLS))))
@@ -188,25 +208,101 @@ def service(obj: Dict[str, Any]) -> List[SchemaError]:
     return errors
 
 
+def _items(value: Any) -> List[Dict[str, Any]]:
+    """The entries of a list of objects as decoded (a null entry is an empty object)."""
+    return [item if isinstance(item, dict) else {} for item in value] if isinstance(value, list) else []
+
+
+def _probe(path: str, probe: Dict[str, Any]) -> List[SchemaError]:
+    handlers = [name for name in ("exec", "httpGet", "tcpSocket", "grpc") if probe.get(name) is not None]
+    if not handlers:
+        return [SchemaError(path, "Required value: must specify a handler type")]
+    errors: List[SchemaError] = []
+    for name in ("httpGet", "tcpSocket"):
+        if isinstance(probe.get(name), dict):
+            errors += _named_port("%s.%s.port" % (path, name), probe[name].get("port"))
+    if isinstance(probe.get("grpc"), dict):
+        errors += _port_number(path + ".grpc.port", probe["grpc"].get("port") or 0)
+    return errors
+
+
+def _security_context(path: str, context: Any) -> List[SchemaError]:
+    errors = []
+    for field in ("runAsUser", "runAsGroup"):
+        value = _integral(context.get(field)) if isinstance(context, dict) else None
+        if value is not None and not 0 <= value <= 2147483647:
+            errors.append(_invalid("%s.%s" % (path, field), value, "must be between 0 and 2147483647, inclusive"))
+    return errors
+
+
+def _container(where: str, container: Dict[str, Any], volumes: List[str]) -> List[SchemaError]:
+    errors: List[SchemaError] = []
+    if not container.get("name"):
+        errors.append(SchemaError(where + ".name", "Required value"))
+    else:
+        errors += dns_name(where + ".name", container["name"], "label")
+    if not container.get("image"):
+        errors.append(SchemaError(where + ".image", "Required value"))
+    for number, port in enumerate(_items(container.get("ports"))):
+        errors += _port_number("%s.ports[%d].containerPort" % (where, number), port.get("containerPort"))
+    for number, variable in enumerate(_items(container.get("env"))):
+        if not variable.get("name"):
+            errors.append(SchemaError("%s.env[%d].name" % (where, number), "Required value"))
+    for name in ("livenessProbe", "readinessProbe", "startupProbe"):
+        if isinstance(container.get(name), dict):
+            errors += _probe("%s.%s" % (where, name), container[name])
+    errors += _security_context(where + ".securityContext", container.get("securityContext"))
+    for number, mount in enumerate(_items(container.get("volumeMounts"))):
+        mount_path = "%s.volumeMounts[%d]" % (where, number)
+        if not mount.get("name"):
+            errors.append(SchemaError(mount_path + ".name", "Required value"))
+        elif mount["name"] not in volumes:
+            errors.append(SchemaError(mount_path + ".name", "Not found: %s" % go_quote(mount["name"])))
+        if not mount.get("mountPath"):
+            errors.append(SchemaError(mount_path + ".mountPath", "Required value"))
+    return errors
+
+
+def _tolerations(path: str, tolerations: Any) -> List[SchemaError]:
+    errors: List[SchemaError] = []
+    for index, toleration in enumerate(_items(tolerations)):
+        where = "%s[%d]" % (path, index)
+        key, operator = toleration.get("key") or "", toleration.get("operator") or ""
+        if key:
+            errors += qualified_name(where + ".key", key)
+        if operator in ("", "Equal"):
+            if not key:
+                errors.append(_invalid(where + ".operator", operator, "operator must be Exists when `key` is empty, "
+                                       'which means "match all values and all keys"'))
+        elif operator == "Exists":
+            if toleration.get("value"):
+                errors.append(_invalid(where + ".operator", toleration["value"],
+                                       "value must be empty when `operator` is 'Exists'"))
+        else:
+            errors.append(SchemaError(where + ".operator", 'Unsupported value: %s: supported values: "Equal", "Exists"'
+                                      % go_quote(operator)))
+    return errors
+
+
 def _containers(path: str, pod_spec: Any) -> List[SchemaError]:
+    """A pod spec: its containers, their ports, probes, environment and volume mounts, its volumes and tolerations."""
     if not isinstance(pod_spec, dict):
         return [SchemaError(path, "Required value")]
+    errors: List[SchemaError] = []
+    volumes = []
+    for index, volume in enumerate(_items(pod_spec.get("volumes"))):
+        if not volume.get("name"):
+            errors.append(SchemaError("%s.volumes[%d].name" % (path, index), "Required value"))
+        else:
+            errors += dns_name("%s.volumes[%d].name" % (path, index), volume["name"], "label")
+            volumes.append(volume["name"])
+    errors += _security_context(path + ".securityContext", pod_spec.get("securityContext"))
+    errors += _tolerations(path + ".tolerations", pod_spec.get("tolerations"))
     containers = pod_spec.get("containers")
     if not isinstance(containers, list) or not containers:
-        return [SchemaError(path + ".containers", "Required value")]
-    errors: List[SchemaError] = []
-    for index, container in enumerate(containers):
-        where = "%s.containers[%d]" % (path, index)
-        if not isinstance(container, dict):
-            errors.append(_invalid(where, container, "must be an object"))
-            continue
-        if not container.get("name"):
-            errors.append(SchemaError(where + ".name", "Required value"))
-        else:
-            errors += dns_name(where + ".name", container["name"], "label")
-        for number, port in enumerate(container.get("ports") or []):
-            if isinstance(port, dict):
-                errors += _port_number("%s.ports[%d].containerPort" % (where, number), port.get("containerPort"))
+        return errors + [SchemaError(path + ".containers", "Required value")]
+    for index, container in enumerate(_items(containers)):
+        errors += _container("%s.containers[%d]" % (path, index), container, volumes)
     return errors
 
 
@@ -231,14 +327,55 @@ def deployment(obj: Dict[str, Any]) -> List[SchemaError]:
     if isinstance(match_labels, dict) and isinstance(labels, dict) and any(
             labels.get(key) != value for key, value in match_labels.items()):
         errors.append(_invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`"))
-    replicas = spec.get("replicas")
-    if replicas is not None and (isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0):
+    replicas = _integral(spec.get("replicas"))
+    if replicas is not None and replicas < 0:
         errors.append(_invalid("spec.replicas", replicas, "must be greater than or equal to 0"))
+    strategy = spec.get("strategy") if isinstance(spec.get("strategy"), dict) else {}
+    if isinstance(strategy.get("rollingUpdate"), dict):
+        errors += _rolling_update("spec.strategy.rollingUpdate", strategy["rollingUpdate"])
     return errors + _containers("spec.template.spec", template.get("spec"))
+
+
+def _int_or_percent(path: str, value: Any) -> Tuple[List[SchemaError], int]:
+    """Errors of a count or percentage (maxSurge, maxUnavailable), and its amount (a null is 0)."""
+    if isinstance(value, str):
+        if not re.match("^[0-9]+%$", value):
+            return [_invalid(path, value, "a valid percent string must be a numeric string followed by an ending '%' "
+                                          "(e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')")], 0
+        return [], int(value[:-1])
+    amount = _integral(value) or 0
+    if amount < 0:
+        return [_invalid(path, amount, "must be greater than or equal to 0")], amount
+    return [], amount
+
+
+def _rolling_update(path: str, rolling: Dict[str, Any]) -> List[SchemaError]:
+    surge_errors, surge = _int_or_percent(path + ".maxSurge", rolling.get("maxSurge"))
+    errors, unavailable = _int_or_percent(path + ".maxUnavailable", rolling.get("maxUnavailable"))
+    errors = surge_errors + errors
+    if isinstance(rolling.get("maxUnavailable"), str) and not errors and unavailable > 100:
+        errors.append(_invalid(path + ".maxUnavailable", rolling["maxUnavailable"], "must not be greater than 100%"))
+    if not errors and surge == 0 and unavailable == 0:
+        errors.append(_invalid(path + ".maxUnavailable", rolling.get("maxUnavailable") or 0,
+                               "may not be 0 when `maxSurge` is 0"))
+    return errors
 
 
 def pod(obj: Dict[str, Any]) -> List[SchemaError]:
     return _containers("spec", obj.get("spec"))
+
+
+def namespace(obj: Dict[str, Any]) -> List[SchemaError]:
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    errors: List[SchemaError] = []
+    finalizers = spec.get("finalizers") if isinstance(spec.get("finalizers"), list) else []
+    for finalizer in finalizers:
+        name = finalizer or ""
+        errors += qualified_name("spec.finalizers", name)
+        if name != "kubernetes" and "/" not in str(name):
+            errors.append(_invalid("spec.finalizers", name, "name is neither a standard finalizer name nor is it "
+                                                           "fully qualified"))
+    return errors
 
 
 # kind (core or apps group) -> (namespaced, how metadata.name is checked, the kind's own rules).
@@ -246,7 +383,7 @@ CORE_KINDS = {
     ("", "Service"): (True, "1035", service),
     ("apps", "Deployment"): (True, "subdomain", deployment),
     ("", "Pod"): (True, "subdomain", pod),
-    ("", "Namespace"): (False, "label", None),
+    ("", "Namespace"): (False, "label", namespace),
 }
 
 

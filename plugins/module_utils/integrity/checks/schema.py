@@ -21,14 +21,20 @@ RESOLUTION = ("The pinned CRDs (Istio's crd-all.gen.yaml and the Gateway API's s
               "a structural schema with strict field validation: nulls of non-nullable fields dropped, defaults set, "
               "then unknown fields, types (int-or-string), formats, enums, required fields, patterns, ranges, "
               "lengths, list-type set/map uniqueness, oneOf/anyOf/not. Transition rules (oldSelf) are not evaluated: "
-              "an offline check is a create. A refused value is left out of what the other checks read; a refused "
+              "an offline check is a create. Built-in kinds the collection reads (Service, Pod, Namespace, Secret, "
+              "Deployment, StatefulSet, DaemonSet, ReplicaSet) are read as the API server reads them, with Go's strict "
+              "JSON decoder, against the fields and types of the Kubernetes OpenAPI v3 (pinned, or the live "
+              "cluster's /openapi/v3): unknown fields, types (a null is the zero value; int-or-string, quantities, "
+              "int32 and int64 ranges, RFC 3339 times, base64 data), worded as the decoder words them (json: cannot "
+              "unmarshal ...); their enums and required fields are the built-in validation's (MSH803). A refused value is left out of what the other checks read; a refused "
               "name, version or spec keeps the document out of the model. What cannot be validated is listed in "
               "summary.not_validated.")
 
 CHECKS = (
     Check(
         code=admission.STRUCTURAL, severity=ERROR, title="The API server's schema refuses the document",
-        reads=("every kind with a CRD",), sql="", message="{path}: {reason}", resolution=RESOLUTION,
+        reads=("every kind with a CRD", "Service", "Pod", "Namespace", "Secret", "Deployment", "StatefulSet",
+               "DaemonSet", "ReplicaSet"), sql="", message="{path}: {reason}", resolution=RESOLUTION,
         examples=("""
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -71,9 +77,12 @@ spec:
         reads=("Service", "Deployment", "Pod", "Namespace"), sql="", message="{path}: {reason}",
         resolution="The rules Kubernetes applies to core kinds that users hit most: DNS-1035 Service names, DNS-1123 "
                    "names and namespaces, label keys and values, selectors (a Deployment's must match its template's "
-                   "labels), ports between 1 and 65535, named target ports as IANA service names, port names "
-                   "required and unique with several ports. Unknown fields and types of core kinds are not "
-                   "validated offline yet (listed in summary.not_validated).",
+                   "labels), ports between 1 and 65535, named target ports and probe ports as IANA service names, "
+                   "port names required and unique with several ports, the Service's type and protocols, containers' "
+                   "names and images, probe handlers, environment variable names, volume names and the volumes "
+                   "mounts refer to, runAsUser and runAsGroup ranges, tolerations' operators, rolling-update "
+                   "maxSurge and maxUnavailable, namespace finalizer names. Reported for what the decoder (MSH801) "
+                   "did not already refuse at the same field.",
         examples=("""
 apiVersion: v1
 kind: Service

@@ -247,7 +247,7 @@ def test_the_clusters_openapi_replaces_the_pinned_built_in_kinds():
     assert gate.catalogue.source("") == "cluster" and gate.catalogue.builtin("")
     assert reasons(gate, NAMESPACE) == []
     # The cluster's enum of finalizers is not the decoder's business (and its `required` neither).
-    assert reasons(gate, NAMESPACE.replace("owner: team-a", "finalizers: [other]")) == []
+    assert reasons(gate, NAMESPACE.replace("owner: team-a", "finalizers: [example.com/other]")) == []
     assert reasons(gate, NAMESPACE.replace("{owner: team-a}", "{owner: 1}")) == [
         'spec.owner: json: cannot unmarshal number into Go struct field spec.owner of type string (the API server '
         'reads this unquoted YAML value as a number: quote it)']
