@@ -3,8 +3,9 @@
 ones: in a control plane of its own, the cluster's Istio VirtualService CRD is changed (v1alpha3 no longer
 served, a field with an enum and a CEL rule added to v1) and the Gateway API's TLSRoute CRD deleted. The
 offline verdict must follow these CRDs and equal the API server's dry-run verdict on every case, and differ
-from the pinned verdict where the CRDs differ. A ServiceAccount without rights on CRDs gets the pinned
-verdict and a note, and the run does not fail."""
+from the pinned verdict where the CRDs differ. The built-in kinds come from the cluster's /openapi/v3. A
+ServiceAccount without rights on CRDs gets the pinned verdict and a note, and the run does not fail; it may
+still read the OpenAPI."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from test_schema_oracle import OWN, mutations, server_accepts
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import KubernetesAPI
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema import cluster
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.admission import SchemaGate
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.catalogue import pinned_schemas
 
 VS_CRD = "virtualservices.networking.istio.io"
 OWNER_RULE = {"rule": "!has(self.hosts) || size(self.hosts) <= 2", "message": "at most two hosts in this cluster"}
@@ -135,7 +137,7 @@ def test_the_offline_verdict_follows_the_clusters_crds_and_equals_the_api_server
     names = {d["metadata"]["name"] for d in documents}
     server_refused = names - server_accepts(plane, documents, tmp_path)
     gate = SchemaGate()
-    assert cluster.follow_cluster(gate.catalogue, KubernetesAPI({"kubeconfig": str(plane.kubeconfig)})) is None
+    assert cluster.follow_cluster(gate.catalogue, KubernetesAPI({"kubeconfig": str(plane.kubeconfig)})) == []
     assert gate.catalogue.group_sources["networking.istio.io"] == "cluster"
     following = offline_refused(gate, documents)
     assert following == server_refused, "API server refuses only %s; offline refuses only %s" % (
@@ -145,6 +147,24 @@ def test_the_offline_verdict_follows_the_clusters_crds_and_equals_the_api_server
     assert TURNED <= pinned ^ following
     assert {"owner-unknown", "route-without-port"} <= following & pinned
     assert {"two-hosts", "served-version", "route-with-port"}.isdisjoint(following)
+
+
+def test_the_built_in_kinds_come_from_the_clusters_openapi_v3(plane):
+    """The cluster's /openapi/v3 documents, converted as the pinned Kubernetes module's are: the same release
+    serves the same fields and types, and the gate follows them."""
+    api = KubernetesAPI({"kubeconfig": str(plane.kubeconfig)})
+    served = cluster.read_builtin(api)
+    assert served == [record for record in pinned_schemas() if record.get("builtin")]
+    gate = SchemaGate()
+    assert cluster.follow_cluster(gate.catalogue, api) == []
+    assert gate.catalogue.sources()["core"] == gate.catalogue.sources()["apps"] == "cluster"
+    typo = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {"app": "d"}}, "template": {
+                "metadata": {"labels": {"app": "d"}},
+                "spec": {"containers": [{"name": "d", "image": "registry.example.com/d:1", "imagePullPolicyy": "Always"}]}}}}
+    gate.admit(typo, "t#1")
+    assert [(r.code, r.reason) for r in gate.rejections] == [
+        ("MSH801", 'unknown field "spec.template.spec.containers[0].imagePullPolicyy"')]
 
 
 def schema_findings(facts: Dict[str, Any]) -> set:
@@ -159,6 +179,7 @@ def test_the_module_checks_files_against_the_clusters_crds(plane, tmp_path):
     summary = run.facts["summary"]
     assert summary["schema_sources"]["networking.istio.io"] == "cluster"
     assert summary["schema_sources"]["gateway.networking.k8s.io"] == "cluster"
+    assert summary["schema_sources"]["core"] == summary["schema_sources"]["apps"] == "cluster"
     assert not [note for note in summary["notes"] if note.startswith("schemas:")]
     assert schema_findings(run.facts) == server_refused
     reasons = {v["name"]: v["message"] for v in run.facts["violations"] if v["code"].startswith("MSH80")}
@@ -197,7 +218,11 @@ def test_an_account_that_may_not_read_crds_gets_the_pinned_verdict_and_a_note(pl
     assert not run.failed, run.output
     assert token not in run.output
     summary = run.facts["summary"]
-    assert set(summary["schema_sources"].values()) == {"pinned"}
+    # The CRDs' groups stay pinned; the built-in kinds come from the cluster's OpenAPI, which any authenticated
+    # account may read (system:discovery).
+    assert {source for group, source in summary["schema_sources"].items() if group not in ("core", "apps")} == {
+        "pinned"}
+    assert summary["schema_sources"]["core"] == summary["schema_sources"]["apps"] == "cluster"
     notes = [note for note in summary["notes"] if note.startswith("schemas:")]
     assert len(notes) == 1 and "forbidden" in notes[0] and "customresourcedefinitions" in notes[0], summary["notes"]
     # The pinned VirtualService has no `owner`: the verdict the collection's own schemas give.
