@@ -161,7 +161,8 @@ def test_the_built_in_kinds_come_from_the_clusters_openapi_v3(plane):
     typo = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "default"},
             "spec": {"selector": {"matchLabels": {"app": "d"}}, "template": {
                 "metadata": {"labels": {"app": "d"}},
-                "spec": {"containers": [{"name": "d", "image": "registry.example.com/d:1", "imagePullPolicyy": "Always"}]}}}}
+                "spec": {"containers": [{"name": "d", "image": "registry.example.com/d:1",
+                                         "imagePullPolicyy": "Always"}]}}}}
     gate.admit(typo, "t#1")
     assert [(r.code, r.reason) for r in gate.rejections] == [
         ("MSH801", 'unknown field "spec.template.spec.containers[0].imagePullPolicyy"')]

@@ -4,8 +4,8 @@
 """The API server's built-in validation that users hit most: object metadata of every kind, and the
 core kinds the collection reads (Service, Deployment, Pod, Namespace): names, label keys and values,
 selectors, ports, the Service's type and protocols, containers' images, probes, environment and volume
-mounts, tolerations, rolling-update counts, namespace finalizers. Messages are worded as k8s.io/apimachinery's validation
-words them. Unknown fields and types of the built-in kinds are what Go's JSON decoder refuses
+mounts, tolerations, rolling-update counts, namespace finalizers. Messages are worded as
+k8s.io/apimachinery's validation words them. Unknown fields and types of the built-in kinds are what Go's JSON decoder refuses
 (``schema.builtin``, validated by ``structural.DecodingValidator``).
 """
 
@@ -134,7 +134,9 @@ def object_meta(obj: Dict[str, Any], namespaced: bool, name_kind: str = "subdoma
 
 def _integral(value: Any) -> Optional[int]:
     """An integer as the API server reads it (kubectl sends a YAML ``80.0`` as 80), or None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or isinstance(value, float) and not value.is_integer():
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not value.is_integer():
         return None
     return int(value)
 
@@ -373,8 +375,8 @@ def namespace(obj: Dict[str, Any]) -> List[SchemaError]:
         name = finalizer or ""
         errors += qualified_name("spec.finalizers", name)
         if name != "kubernetes" and "/" not in str(name):
-            errors.append(_invalid("spec.finalizers", name, "name is neither a standard finalizer name nor is it "
-                                                           "fully qualified"))
+            errors.append(_invalid("spec.finalizers", name,
+                                   "name is neither a standard finalizer name nor is it fully qualified"))
     return errors
 
 

@@ -26,9 +26,9 @@ RESOLUTION = ("The pinned CRDs (Istio's crd-all.gen.yaml and the Gateway API's s
               "JSON decoder, against the fields and types of the Kubernetes OpenAPI v3 (pinned, or the live "
               "cluster's /openapi/v3): unknown fields, types (a null is the zero value; int-or-string, quantities, "
               "int32 and int64 ranges, RFC 3339 times, base64 data), worded as the decoder words them (json: cannot "
-              "unmarshal ...); their enums and required fields are the built-in validation's (MSH803). A refused value is left out of what the other checks read; a refused "
-              "name, version or spec keeps the document out of the model. What cannot be validated is listed in "
-              "summary.not_validated.")
+              "unmarshal ...); their enums and required fields are the built-in validation's (MSH803). A refused "
+              "value is left out of what the other checks read; a refused name, version or spec keeps the document "
+              "out of the model. What cannot be validated is listed in summary.not_validated.")
 
 CHECKS = (
     Check(

@@ -90,7 +90,8 @@ def test_each_decoder_rule_refuses_and_accepts_on_a_deployment(path, refused, wo
 
 
 def test_null_is_any_fields_zero_value():
-    for path in (("spec", "replicas"), ("spec", "strategy"), CONTAINER + ("ports",), CONTAINER + ("resources", "limits"),
+    for path in (("spec", "replicas"), ("spec", "strategy"), CONTAINER + ("ports",),
+                 CONTAINER + ("resources", "limits"),
                  ("spec", "template", "metadata", "labels", "tier"), CONTAINER + ("resources", "limits", "cpu")):
         assert rejections(changed(path, None)) == [], path
 
@@ -119,7 +120,8 @@ def test_int_or_string_takes_either_and_the_hand_written_rules_check_the_string(
          'Invalid value: "9080": must contain at least one letter (a-z)')]
     surge = ("spec", "strategy", "rollingUpdate", "maxSurge")
     assert rejections(changed(surge, 2)) == []
-    assert [path for _code, path, _reason in rejections(changed(surge, "2"))] == ["spec.strategy.rollingUpdate.maxSurge"]
+    assert [path for _code, path, _reason in rejections(changed(surge, "2"))] == [
+        "spec.strategy.rollingUpdate.maxSurge"]
 
 
 POD = """apiVersion: v1
@@ -157,6 +159,7 @@ def test_the_pinned_catalogue_holds_the_built_in_kinds_the_collection_reads():
                         ("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet")}
     # Deployment, Pod and Namespace are validated whole now: no gap is reported for them.
     gate = SchemaGate()
-    for document in (copy.deepcopy(DEPLOYMENT), yaml.safe_load(POD % ("80", "linux")), yaml.safe_load(NAMESPACE % "{}")):
+    for document in (copy.deepcopy(DEPLOYMENT), yaml.safe_load(POD % ("80", "linux")),
+                     yaml.safe_load(NAMESPACE % "{}")):
         gate.admit(document, "t#1")
     assert not gate.rejections and gate.summary() == []

@@ -15,7 +15,8 @@ import yaml
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import METADATA_ONLY, Forbidden
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema import cel_rules, cluster
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.admission import SchemaGate
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.builtin import OpenAPIError, compact_openapi
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.builtin import (
+    OpenAPIError, compact_openapi)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.catalogue import (
     SchemaCatalogue, compact_crd, pinned_schemas)
 
@@ -161,6 +162,7 @@ def meta_ref() -> Dict[str, Any]:
     return {"allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}], "default": {}}
 
 
+INT_OR_STRING = "#/components/schemas/io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 OBJECT_META = {"description": "ObjectMeta", "type": "object", "properties": {
     "name": {"type": "string"}, "namespace": {"type": "string"},
     "labels": {"type": "object", "additionalProperties": {"type": "string", "default": ""}}}}
@@ -202,7 +204,7 @@ OPENAPI = {
             "name": {"type": "string", "pattern": "^[a-z]+$"},
             "ports": {"type": "array", "items": {"type": "object", "properties": {
                 "containerPort": {"type": "integer", "format": "int32"},
-                "probePort": {"allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.util.intstr.IntOrString"}]}}}},
+                "probePort": {"allOf": [{"$ref": INT_OR_STRING}]}}}},
             "resources": {"type": "object", "properties": {"limits": {"type": "object", "additionalProperties": {
                 "$ref": "#/components/schemas/io.k8s.apimachinery.pkg.api.resource.Quantity"}}}}}}}}},
 }
