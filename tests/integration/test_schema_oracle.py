@@ -257,24 +257,15 @@ def mutations(document: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
         del parent[path[-1]]
         yield changed
         if isinstance(parent, dict):
-            changed = copy.deepcopy(document)
-            target = changed
-            for step in path[:-1]:
-                target = target[step]
-            target[str(path[-1]) + "x"] = "typo"
-            yield changed
+            yield _set(document, path[:-1] + (str(path[-1]) + "x",), "typo")
         if not isinstance(value, (dict, list)):
             for typo in TYPO_VALUES:
                 if typo != value and type(typo) is not type(value) or isinstance(value, (str, int)) and typo != value:
-                    changed = copy.deepcopy(document)
-                    target = changed
-                    for step in path[:-1]:
-                        target = target[step]
-                    target[path[-1]] = typo
-                    yield changed
+                    yield _set(document, path, typo)
 
 
 def _set(document: Dict[str, Any], path: Tuple, value: Any) -> Dict[str, Any]:
+    """A copy of the document with the value at ``path`` (keys and list indexes) set."""
     changed = copy.deepcopy(document)
     target = changed
     for step in path[:-1]:

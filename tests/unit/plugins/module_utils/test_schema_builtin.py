@@ -6,6 +6,7 @@ hand-written rules and without duplicates. (Against a real API server: tests/int
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any, Dict, List, Tuple
 
 import pytest
@@ -38,11 +39,9 @@ CONTAINER = ("spec", "template", "spec", "containers", 0)
 
 
 def changed(path: Tuple, value: Any) -> Dict[str, Any]:
+    """The Deployment with one value set (or added)."""
     document = copy.deepcopy(DEPLOYMENT)
-    target = document
-    for step in path[:-1]:
-        target = target[step]
-    target[path[-1]] = value
+    functools.reduce(lambda node, step: node[step], path[:-1], document)[path[-1]] = value
     return document
 
 
