@@ -112,8 +112,9 @@ options:
         follows the cluster's versions; this needs C(list) and C(get) on C(customresourcedefinitions)
         (apiextensions.k8s.io), and where RBAC forbids them the pinned schemas are used and C(summary.notes) says so.
         The built-in kinds' fields and types (Service, Pod, Namespace, Secret, Deployment, StatefulSet, DaemonSet,
-        ReplicaSet) likewise come from the cluster's OpenAPI v3 (C(/openapi/v3/api/v1), C(/openapi/v3/apis/apps/v1),
-        readable by any authenticated account by default), the pinned ones where it cannot be read.
+        ReplicaSet, Job) likewise come from the cluster's OpenAPI v3 (C(/openapi/v3/api/v1),
+        C(/openapi/v3/apis/apps/v1), C(/openapi/v3/apis/batch/v1), readable by any authenticated account by
+        default), the pinned ones where it cannot be read.
     type: bool
   namespaces:
     description:
@@ -307,8 +308,8 @@ ansible_facts:
             - C(notes) says which optional kinds (Namespaces, GatewayClasses, Gateway API kinds on a cluster
               without the Gateway API, Istio's security policies) a live scan could not read, and, checking files
               against a live cluster, when its CustomResourceDefinitions or its OpenAPI v3 could not be read (RBAC).
-            - C(schema_sources) says, per API group documents are validated against (the CRDs' groups, and C(core)
-              and C(apps) for the built-in kinds), where the schemas came from, V(pinned) (shipped with the
+            - C(schema_sources) says, per API group documents are validated against (the CRDs' groups, and C(core),
+              C(apps) and C(batch) for the built-in kinds), where the schemas came from, V(pinned) (shipped with the
               collection) or V(cluster) (the CRDs and the OpenAPI v3 the live cluster serves, when O(src) or
               O(content) is checked with O(live=true)); C(not_validated) lists what could not be validated offline
               and why.
@@ -330,7 +331,7 @@ ansible_facts:
             by_code: {MSH101: 1, MSH106: 1}
             scanned: {DestinationRule: 3, Gateway: 1, Service: 3, VirtualService: 2}
             skipped_documents: 0
-            schema_sources: {apps: cluster, core: cluster, gateway.networking.k8s.io: cluster,
+            schema_sources: {apps: cluster, batch: cluster, core: cluster, gateway.networking.k8s.io: cluster,
                              networking.istio.io: cluster}
             not_validated: []
             loader: {fast: fastyaml-rs 0.7.0, files: {fastyaml-rs 0.7.0: 12}, fallbacks: []}

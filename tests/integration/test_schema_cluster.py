@@ -180,7 +180,7 @@ def test_the_module_checks_files_against_the_clusters_crds(plane, tmp_path):
     summary = run.facts["summary"]
     assert summary["schema_sources"]["networking.istio.io"] == "cluster"
     assert summary["schema_sources"]["gateway.networking.k8s.io"] == "cluster"
-    assert summary["schema_sources"]["core"] == summary["schema_sources"]["apps"] == "cluster"
+    assert {summary["schema_sources"][group] for group in ("core", "apps", "batch")} == {"cluster"}
     assert not [note for note in summary["notes"] if note.startswith("schemas:")]
     assert schema_findings(run.facts) == server_refused
     reasons = {v["name"]: v["message"] for v in run.facts["violations"] if v["code"].startswith("MSH80")}
@@ -221,9 +221,9 @@ def test_an_account_that_may_not_read_crds_gets_the_pinned_verdict_and_a_note(pl
     summary = run.facts["summary"]
     # The CRDs' groups stay pinned; the built-in kinds come from the cluster's OpenAPI, which any authenticated
     # account may read (system:discovery).
-    assert {source for group, source in summary["schema_sources"].items() if group not in ("core", "apps")} == {
-        "pinned"}
-    assert summary["schema_sources"]["core"] == summary["schema_sources"]["apps"] == "cluster"
+    assert {source for group, source in summary["schema_sources"].items()
+            if group not in ("core", "apps", "batch")} == {"pinned"}
+    assert {summary["schema_sources"][group] for group in ("core", "apps", "batch")} == {"cluster"}
     notes = [note for note in summary["notes"] if note.startswith("schemas:")]
     assert len(notes) == 1 and "forbidden" in notes[0] and "customresourcedefinitions" in notes[0], summary["notes"]
     # The pinned VirtualService has no `owner`: the verdict the collection's own schemas give.

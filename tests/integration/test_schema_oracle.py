@@ -4,7 +4,7 @@ and Istio's bookinfo samples read from the pinned module at test time), valid an
 local control plane as a server-side dry run with strict field validation, and the offline verdict must
 equal its verdict on every case.
 
-Built-in kinds (Deployment, Pod, Namespace, Service, StatefulSet, Secret) get changes aimed at what Go's JSON
+Built-in kinds (Deployment, Pod, Namespace, Service, StatefulSet, Secret, Job) get changes aimed at what Go's JSON
 decoder refuses: an unknown field at every depth, every value retyped or set to null, and values of the
 types the decoder reads its own way (int-or-string, quantities, int32 ranges, times, base64)."""
 
@@ -219,6 +219,37 @@ spec:
   volumeClaimTemplates:
   - metadata: {name: data}
     spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 10Gi}}, storageClassNamex: fast}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: x}
+spec:
+  backoffLimit: 2
+  ttlSecondsAfterFinished: 600
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: registry.example.com/db-migrate:3, args: [--to, latest]}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: x}
+spec:
+  backoffLimit: "2"
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: registry.example.com/db-migrate:3}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: x}
+spec:
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers: [{name: migrate, image: registry.example.com/db-migrate:3, resources: {limits: {cpu: 0.5}}}]
+      activeDeadlineSecondz: 60
 """
 BOOKINFO = ("bookinfo-gateway.yaml", "destination-rule-all.yaml", "virtual-service-reviews-jason-v2-v3.yaml",
             "virtual-service-ratings-test-delay.yaml", "egress-rule-google-apis.yaml")

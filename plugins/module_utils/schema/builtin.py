@@ -6,12 +6,12 @@
 The API server does not validate a built-in object against a schema: it decodes it with Go's JSON decoder
 (strict field validation: every unknown field is refused) and then runs its hand-written validation
 (``schema.core``). What the decoder refuses is what the OpenAPI describes: the fields and their types.
-``compact_openapi`` turns one OpenAPI v3 document (``/openapi/v3/api/v1``, ``/openapi/v3/apis/apps/v1``)
-into the catalogue's form, one tree per kind with every ``$ref`` resolved, and keeps only what the decoder
-checks: properties, maps, lists, types and the formats that change decoding (int32 and int64 ranges,
-base64 bytes, RFC 3339 times, int-or-string, quantities). Enums, required fields, defaults and list
-types of the OpenAPI are not enforced by the decoder and are dropped (``schema.core`` checks what the
-hand-written validation refuses).
+``compact_openapi`` turns one OpenAPI v3 document (``/openapi/v3/api/v1``, ``/openapi/v3/apis/apps/v1``,
+``/openapi/v3/apis/batch/v1``) into the catalogue's form, one tree per kind with every ``$ref`` resolved, and
+keeps only what the decoder checks: properties, maps, lists, types and the formats that change decoding
+(int32 and int64 ranges, base64 bytes, RFC 3339 times, int-or-string, quantities). Enums, required fields,
+defaults and list types of the OpenAPI are not enforced by the decoder and are dropped (``schema.core``
+checks what the hand-written validation refuses).
 
 The one conversion for both sources: ``tools/gen_schemas.py`` converts the pinned Kubernetes module's
 OpenAPI with it, ``schema.cluster`` the cluster's own.
@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional, Tuple
 DOCUMENTS: Dict[str, Tuple[str, str, Tuple[str, ...]]] = {
     "api/v1": ("", "v1", ("Namespace", "Pod", "Secret", "Service")),
     "apis/apps/v1": ("apps", "v1", ("DaemonSet", "Deployment", "ReplicaSet", "StatefulSet")),
+    "apis/batch/v1": ("batch", "v1", ("Job",)),
 }
 CLUSTER_SCOPED = frozenset((("", "Namespace"),))
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"

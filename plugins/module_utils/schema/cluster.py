@@ -11,9 +11,9 @@ hundreds of other operators' CRDs is not downloaded. Reading needs ``list`` and 
 the returned note says so.
 
 The built-in kinds' fields and types come from the cluster's OpenAPI v3 (``/openapi/v3`` lists the
-documents, ``/openapi/v3/api/v1`` and ``/openapi/v3/apis/apps/v1`` are read), which every authenticated
-user may read by default (the ``system:discovery`` ClusterRole); where it is forbidden or not served, the
-pinned built-in schemas stay and a note says so.
+documents; ``/openapi/v3/api/v1``, ``/openapi/v3/apis/apps/v1`` and ``/openapi/v3/apis/batch/v1`` are read),
+which every authenticated user may read by default (the ``system:discovery`` ClusterRole); where it is
+forbidden or not served, the pinned built-in schemas stay and a note says so.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ RESOLUTION = ("The pinned CRDs (Istio's crd-all.gen.yaml and the Gateway API's s
               "then unknown fields, types (int-or-string), formats, enums, required fields, patterns, ranges, "
               "lengths, list-type set/map uniqueness, oneOf/anyOf/not. Transition rules (oldSelf) are not evaluated: "
               "an offline check is a create. Built-in kinds the collection reads (Service, Pod, Namespace, Secret, "
-              "Deployment, StatefulSet, DaemonSet, ReplicaSet) are read as the API server reads them, with Go's strict "
+              "Deployment, StatefulSet, DaemonSet, ReplicaSet, Job) are read as the API server reads them, with Go's strict "
               "JSON decoder, against the fields and types of the Kubernetes OpenAPI v3 (pinned, or the live "
               "cluster's /openapi/v3): unknown fields, types (a null is the zero value; int-or-string, quantities, "
               "int32 and int64 ranges, RFC 3339 times, base64 data), worded as the decoder words them (json: cannot "
@@ -34,7 +34,7 @@ CHECKS = (
     Check(
         code=admission.STRUCTURAL, severity=ERROR, title="The API server's schema refuses the document",
         reads=("every kind with a CRD", "Service", "Pod", "Namespace", "Secret", "Deployment", "StatefulSet",
-               "DaemonSet", "ReplicaSet"), sql="", message="{path}: {reason}", resolution=RESOLUTION,
+               "DaemonSet", "ReplicaSet", "Job"), sql="", message="{path}: {reason}", resolution=RESOLUTION,
         examples=("""
 apiVersion: networking.istio.io/v1
 kind: DestinationRule

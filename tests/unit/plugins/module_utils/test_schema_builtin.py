@@ -155,7 +155,7 @@ def test_the_other_built_in_kinds_refuse_unknown_fields_and_types(text, refused)
 def test_the_pinned_catalogue_holds_the_built_in_kinds_the_collection_reads():
     built_in = {(record["group"], record["kind"]) for record in pinned_schemas() if record.get("builtin")}
     assert built_in == {("", "Namespace"), ("", "Pod"), ("", "Secret"), ("", "Service"), ("apps", "DaemonSet"),
-                        ("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet")}
+                        ("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet"), ("batch", "Job")}
     # Deployment, Pod and Namespace are validated whole now: no gap is reported for them.
     gate = SchemaGate()
     for document in (copy.deepcopy(DEPLOYMENT), yaml.safe_load(POD % ("80", "linux")),

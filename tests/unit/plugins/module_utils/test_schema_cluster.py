@@ -139,12 +139,13 @@ def test_only_the_crds_of_the_catalogues_groups_are_read():
     catalogue = SchemaCatalogue(pinned_schemas())
     assert cluster.follow_cluster(catalogue, api) == []
     assert api.read == ["virtualservices.networking.istio.io"]
-    assert catalogue.sources() == {"apps": "cluster", "core": "cluster", "extensions.istio.io": "pinned",
+    assert catalogue.sources() == {"apps": "cluster", "batch": "cluster", "core": "cluster",
+                                   "extensions.istio.io": "pinned",
                                    "gateway.networking.k8s.io": "pinned", "gateway.networking.x-k8s.io": "pinned",
                                    "networking.istio.io": "cluster", "security.istio.io": "pinned",
                                    "telemetry.istio.io": "pinned"}
     # The OpenAPI documents are read at the URLs /openapi/v3 lists (with their hash).
-    assert api.queries == [[("hash", "H0")], [("hash", "H1")]]
+    assert api.queries == [[("hash", "H0")], [("hash", "H1")], [("hash", "H2")]]
 
 
 def test_crds_rbac_forbids_leave_the_pinned_schemas_and_a_note():
@@ -207,6 +208,11 @@ OPENAPI = {
                 "probePort": {"allOf": [{"$ref": INT_OR_STRING}]}}}},
             "resources": {"type": "object", "properties": {"limits": {"type": "object", "additionalProperties": {
                 "$ref": "#/components/schemas/io.k8s.apimachinery.pkg.api.resource.Quantity"}}}}}}}}},
+    "apis/batch/v1": {"components": {"schemas": {
+        "io.k8s.api.batch.v1.Job": {
+            "x-kubernetes-group-version-kind": [{"group": "batch", "kind": "Job", "version": "v1"}],
+            "type": "object", "properties": {"spec": {"type": "object", "properties": {
+                "backoffLimit": {"type": "integer", "format": "int32"}}}}}}}},
 }
 
 
