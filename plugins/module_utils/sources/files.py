@@ -64,8 +64,10 @@ class LoadReport:
         # Files read by each loader, and why the fast one was not used for the others (first few).
         self.loaders: Dict[str, int] = {}
         self.fallbacks: List[str] = []
-        # The schema layer's gate (schema.admission.SchemaGate), when documents from files are validated.
+        # The schema layer's gate (schema.admission.SchemaGate), when documents from files are validated, and
+        # the verdicts reached where the files were parsed, by source name, until their objects are loaded.
         self.schema: Any = None
+        self.reviews: Dict[str, Any] = {}
 
     def loader_summary(self) -> Dict[str, Any]:
         return {"fast": yaml_loader.FAST_LOADER, "files": dict(self.loaders), "fallbacks": self.fallbacks}
@@ -120,16 +122,12 @@ def load_object(model: MeshModel, report: LoadReport, obj: Any, source: str, doc
     if not isinstance(obj, dict):
         report.skip(source, "document is a %s, not a Kubernetes object" % type(obj).__name__, document)
         return
-    kind = obj.get("kind")
-    if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
-        for index, item in enumerate(obj["items"]):
-            item_place = None
-            if place is not None and index < len(item_starts):
-                line, column = item_starts[index]
-                item_place = place._replace(line=line, column=column, item=index)
-            load_object(model, report, item, "%s#%d.items[%d]" % (source.split("#")[0], document, index), document,
-                        item_place)
+    items = _list_items(obj, source, document, place, item_starts)
+    if items is not None:
+        for item, item_source, item_place in items:
+            load_object(model, report, item, item_source, document, item_place)
         return
+    kind = obj.get("kind")
     if place is not None:
         report.places[source] = place
     if not isinstance(kind, str) or not kind:
@@ -142,7 +140,7 @@ def load_object(model: MeshModel, report: LoadReport, obj: Any, source: str, doc
         report.skip(source, "document has no kind", document)
         return
     if report.schema is not None and place is not None:
-        obj = report.schema.admit(obj, source)
+        obj = report.schema.admit(obj, source, report.reviews.pop(source, None))
         if obj is None:  # refused where its meaning lies: the schema finding says why
             return
     try:
@@ -157,15 +155,54 @@ def load_object(model: MeshModel, report: LoadReport, obj: Any, source: str, doc
         report.ignore(kind)
 
 
+def _list_items(obj: Dict[str, Any], source: str, document: int, place: Optional[Place],
+               item_starts: Sequence[Tuple[int, int]]) -> Optional[List[Tuple[Any, str, Optional[Place]]]]:
+    """(item, source, place) of each item of a List document; None for any other document."""
+    kind = obj.get("kind")
+    if not (isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list)):
+        return None
+    items = []
+    for index, item in enumerate(obj["items"]):
+        item_place = None
+        if place is not None and index < len(item_starts):
+            line, column = item_starts[index]
+            item_place = place._replace(line=line, column=column, item=index)
+        items.append((item, "%s#%d.items[%d]" % (source.split("#")[0], document, index), item_place))
+    return items
+
+
+def _reviewable(obj: Any, source: str, document: int, place: Optional[Place],
+                item_starts: Sequence[Tuple[int, int]]) -> Iterator[Tuple[Dict[str, Any], str]]:
+    """The objects of a document the schema gate validates when they are loaded, with their source names."""
+    if not isinstance(obj, dict) or place is None:
+        return
+    items = _list_items(obj, source, document, place, item_starts)
+    if items is not None:
+        for item, item_source, item_place in items:
+            yield from _reviewable(item, item_source, document, item_place, ())
+    elif isinstance(obj.get("kind"), str) and obj["kind"]:
+        yield obj, source
+
+
+def reviewed(parsed: "ParsedFile", gate: Any) -> "ParsedFile":
+    """A parsed file with the schema gate's verdict on each of its objects (where it was parsed: in parallel)."""
+    reviews = {}
+    for number, obj, place, item_starts in parsed.documents:
+        for item, source in _reviewable(obj, "%s#%d" % (parsed.path, number), number, place, item_starts):
+            reviews[source] = gate.review(item, source)
+    return parsed._replace(reviews=reviews)
+
+
 class ParsedFile(NamedTuple):
     """One file, decoded: (number, object, place, List item starts) per document, and why the rest was not;
-    which loader read it, and why not the fast one."""
+    which loader read it, and why not the fast one; the schema gate's verdicts by source name, when asked for."""
 
     path: str
     documents: List[Tuple[int, Any, Place, List[Tuple[int, int]]]]
     problems: List[Tuple[str, Optional[int]]]
     loader: str = yaml_loader.PYYAML_LOADER
     fallback: Optional[str] = None
+    reviews: Optional[Dict[str, Any]] = None
 
 
 def parse_file(path: str, max_file_size: int, fast: bool = True) -> ParsedFile:
@@ -239,19 +276,23 @@ def _failing(parsed: ParsedFile, number: int) -> int:
 def _plain(parsed: ParsedFile) -> Any:
     """A parsed file as builtin types only, to cross a process boundary."""
     return (parsed.path, [(number, obj, tuple(place), starts) for number, obj, place, starts in parsed.documents],
-            parsed.problems, parsed.loader, parsed.fallback)
+            parsed.problems, parsed.loader, parsed.fallback, parsed.reviews)
 
 
 def _from_plain(plain: Any) -> ParsedFile:
-    path, documents, problems, loader, fallback = plain
+    path, documents, problems, loader, fallback, reviews = plain
     return ParsedFile(path, [(number, obj, Place(*place), starts) for number, obj, place, starts in documents], problems,
-                      loader, fallback)
+                      loader, fallback, reviews)
 
 
-def parse_files(paths: List[str], max_file_size: int, fast: bool = True) -> Iterator[ParsedFile]:
-    """Every file parsed, in order; on two or more CPUs, big loads are parsed by two processes."""
+def parse_files(paths: List[str], max_file_size: int, fast: bool = True, gate: Any = None) -> Iterator[ParsedFile]:
+    """Every file parsed (and reviewed by the schema ``gate``, if any), in order; on two or more CPUs, big loads
+    are parsed by two processes."""
+    def parse(path: str) -> ParsedFile:
+        parsed = parse_file(path, max_file_size, fast)
+        return parsed if gate is None else reviewed(parsed, gate)
     sizes = [_size(path) for path in paths]
-    return parallel.ordered_map(lambda path: parse_file(path, max_file_size, fast), paths, sizes, _plain, _from_plain)
+    return parallel.ordered_map(parse, paths, sizes, _plain, _from_plain)
 
 
 def _size(path: str) -> int:
@@ -265,6 +306,8 @@ def add_parsed(model: MeshModel, report: LoadReport, parsed: ParsedFile) -> None
     """Model a decoded file, in document order."""
     report.files += 1
     report.loaders[parsed.loader] = report.loaders.get(parsed.loader, 0) + 1
+    if parsed.reviews:
+        report.reviews.update(parsed.reviews)
     if parsed.fallback and len(report.fallbacks) < MAX_FALLBACKS_SHOWN:
         report.fallbacks.append("%s: %s" % (parsed.path, parsed.fallback))
     for number, obj, place, item_starts in parsed.documents:
@@ -297,6 +340,6 @@ def load_paths(model: MeshModel, paths: List[str], max_file_size: int = DEFAULT_
                report: Optional[LoadReport] = None, fast: bool = True) -> LoadReport:
     """Load every manifest under ``paths`` into the model, recording into ``report`` (a new one by default)."""
     report = report if report is not None else LoadReport()
-    for parsed in parse_files(list(manifest_files(paths)), max_file_size, fast):
+    for parsed in parse_files(list(manifest_files(paths)), max_file_size, fast, report.schema):
         add_parsed(model, report, parsed)
     return report
