@@ -904,9 +904,11 @@ class MeshModel:
         self.db.executemany("INSERT OR IGNORE INTO secret VALUES (?, ?, ?)", self._rows.pop("secret", []))
         self.db.executemany("INSERT OR IGNORE INTO gateway_class VALUES (?, NULL)",
                             [(name,) for name in gatewayapi_model.ISTIO_GATEWAY_CLASSES])
-        # Sorted, the primary-key B-tree is appended to instead of split all over.
-        self.db.executemany("INSERT INTO host_key VALUES (?, ?)",
-                            sorted((host, key) for host in self._hosts for key in hosts.lookup_keys(host)))
+        # Every host column holds a host registered by ``host()``, so a wildcard key that is not one of them joins
+        # nothing: only the others are stored. Sorted, the primary-key B-tree is appended to instead of split.
+        known = self._hosts
+        self.db.executemany("INSERT INTO host_key VALUES (?, ?)", sorted(
+            (host, key) for host in known for key in hosts.lookup_keys(host) if key == host or key in known))
         # One statement at a time: executescript() would COMMIT the open transaction.
         for statement in DERIVED.split(";\n"):
             if statement.strip():
