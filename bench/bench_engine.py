@@ -217,9 +217,9 @@ def measure_checks(directory: str) -> Dict[str, Any]:
     """Each check's query alone on the loaded model, slowest first (runs in a fresh process)."""
     from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue  # pylint: disable=import-outside-toplevel
     from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MeshModel  # pylint: disable=import-outside-toplevel
-    from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files  # pylint: disable=import-outside-toplevel
+    from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import loading  # pylint: disable=import-outside-toplevel
     model = MeshModel()
-    files.load_paths(model, [directory])
+    loading.load_paths(model, [directory])
     model.mark_scanned(("PeerAuthentication", "ReferenceGrant", "GatewayClass", "Namespace", "KubernetesGateway"))
     model.assume_istio_defaults("istio-system")
     database = model.finish().db

@@ -32,6 +32,8 @@ import sqlite3
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import documents as doc
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.kinds import (
+    DISPLAY_KINDS, GATEWAY_API_GROUP, KUBERNETES_GATEWAY)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import (
     certificates, gatewayapi_model, hosts, mesh_config, re2)
 
@@ -46,14 +48,8 @@ GATEWAY_MANAGED_LABEL = "gateway.istio.io/managed"
 
 ISTIO_GROUP = "networking.istio.io"
 SECURITY_GROUP = "security.istio.io"
-GATEWAY_API_GROUP = "gateway.networking.k8s.io"
-# Internal name of the Kubernetes Gateway API Gateway: it shares its kind with Istio's Gateway.
-KUBERNETES_GATEWAY = "KubernetesGateway"
-
 ISTIO_KINDS = ("Gateway", "VirtualService", "DestinationRule", "ServiceEntry", "Sidecar")
 GATEWAY_API_KINDS = (KUBERNETES_GATEWAY,) + gatewayapi_model.KINDS
-# Kinds as users know them: the model's internal names for kinds that share a name with another API's.
-DISPLAY_KINDS = {KUBERNETES_GATEWAY: "Gateway"}
 WORKLOAD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 WORKLOAD_KINDS = ("Pod",) + WORKLOAD_TEMPLATE_KINDS
 SECURITY_KINDS = ("PeerAuthentication",)

@@ -1,22 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) meshops.istio_integrity contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Manifest files into the model: directories, multi-document YAML, JSON, List kinds.
+"""Manifest files as decoded documents: directories, multi-document YAML, JSON, List kinds.
 
-Nothing a file contains raises: each unusable document is recorded as a skip
-naming the file and the document number, and the scan is then incomplete.
-Where each object starts (file, document, line, column) is recorded by its
-source name, so findings can point at it (``locations``).
+Nothing a file contains raises: what cannot be decoded is a problem of its file naming the document,
+for the loader (``integrity.loading``) to record as a skip. Each document carries where it starts
+(file, document, line, column), so findings can point at it (``locations``).
 """
 
 from __future__ import annotations
 
 import os
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
-
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.documents import InvalidDocument
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import mesh_config
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import DuplicateObject, MeshModel
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import parallel
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import yaml_loader
@@ -110,52 +105,7 @@ def _files_under(path: str) -> Iterator[str]:
         raise SourceError("source path %s does not exist or is not a file or directory" % path)
 
 
-def load_object(model: MeshModel, report: LoadReport, obj: Any, source: str, document: int,
-                place: Optional[Place] = None, item_starts: Sequence[Tuple[int, int]] = ()) -> None:
-    """Model one decoded document (or the items of a List); record why it is skipped.
-
-    ``place`` says where the document starts in its file, ``item_starts`` where each List item does.
-    """
-    report.documents += 1
-    if obj is None:
-        return
-    if not isinstance(obj, dict):
-        report.skip(source, "document is a %s, not a Kubernetes object" % type(obj).__name__, document)
-        return
-    items = _list_items(obj, source, document, place, item_starts)
-    if items is not None:
-        for item, item_source, item_place in items:
-            load_object(model, report, item, item_source, document, item_place)
-        return
-    kind = obj.get("kind")
-    if place is not None:
-        report.places[source] = place
-    if not isinstance(kind, str) or not kind:
-        if mesh_config.is_mesh_config_document(obj):
-            try:
-                model.add_mesh_config(obj, source)
-            except InvalidDocument as error:
-                report.skip(source, str(error), document)
-            return
-        report.skip(source, "document has no kind", document)
-        return
-    if report.schema is not None and place is not None:
-        obj = report.schema.admit(obj, source, report.reviews.pop(source, None))
-        if obj is None:  # refused where its meaning lies: the schema finding says why
-            return
-    try:
-        modelled = model.add(obj, source)
-    except InvalidDocument as error:
-        report.skip(source, "%s: %s" % (kind, error), document, error.path)
-        return
-    except DuplicateObject as error:
-        report.skip(source, str(error), document)
-        return
-    if modelled is None:
-        report.ignore(kind)
-
-
-def _list_items(obj: Dict[str, Any], source: str, document: int, place: Optional[Place],
+def list_items(obj: Dict[str, Any], source: str, document: int, place: Optional[Place],
                item_starts: Sequence[Tuple[int, int]]) -> Optional[List[Tuple[Any, str, Optional[Place]]]]:
     """(item, source, place) of each item of a List document; None for any other document."""
     kind = obj.get("kind")
@@ -176,7 +126,7 @@ def _reviewable(obj: Any, source: str, document: int, place: Optional[Place],
     """The objects of a document the schema gate validates when they are loaded, with their source names."""
     if not isinstance(obj, dict) or place is None:
         return
-    items = _list_items(obj, source, document, place, item_starts)
+    items = list_items(obj, source, document, place, item_starts)
     if items is not None:
         for item, item_source, item_place in items:
             yield from _reviewable(item, item_source, document, item_place, ())
@@ -302,22 +252,6 @@ def _size(path: str) -> int:
         return 0
 
 
-def add_parsed(model: MeshModel, report: LoadReport, parsed: ParsedFile) -> None:
-    """Model a decoded file, in document order."""
-    report.files += 1
-    report.loaders[parsed.loader] = report.loaders.get(parsed.loader, 0) + 1
-    if parsed.reviews:
-        report.reviews.update(parsed.reviews)
-    if parsed.fallback and len(report.fallbacks) < MAX_FALLBACKS_SHOWN:
-        report.fallbacks.append("%s: %s" % (parsed.path, parsed.fallback))
-    for number, obj, place, item_starts in parsed.documents:
-        load_object(model, report, obj, "%s#%d" % (parsed.path, number), number, place, item_starts)
-    for reason, document in parsed.problems:
-        if reason.startswith(UNDECODABLE):
-            report.documents += 1  # read, but not an object
-        report.skip(parsed.path, reason, document)
-
-
 def _list_item_starts(node: Any) -> List[Tuple[int, int]]:
     """(line, column) of each item of a List document's ``items``; empty for other documents."""
     if node.id != "mapping":
@@ -334,12 +268,3 @@ def _yaml_problem(error: Exception) -> str:
     if mark is not None:
         return "%s at line %d, column %d" % (problem, mark.line + 1, mark.column + 1)
     return problem
-
-
-def load_paths(model: MeshModel, paths: List[str], max_file_size: int = DEFAULT_MAX_FILE_SIZE,
-               report: Optional[LoadReport] = None, fast: bool = True) -> LoadReport:
-    """Load every manifest under ``paths`` into the model, recording into ``report`` (a new one by default)."""
-    report = report if report is not None else LoadReport()
-    for parsed in parse_files(list(manifest_files(paths)), max_file_size, fast, report.schema):
-        add_parsed(model, report, parsed)
-    return report

@@ -16,6 +16,7 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.
     IntegrityRequest, run_integrity)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.reports import formats
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.reports.html import to_html
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import loading
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MeshModel
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.admission import SchemaGate
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files, parallel
@@ -221,10 +222,10 @@ def test_verdicts_reached_where_files_are_parsed_equal_the_loading_processs(tmp_
         model, report = MeshModel(), files.LoadReport()
         report.schema = SchemaGate()
         if parallel_parse:
-            files.load_paths(model, [str(tmp_path)], report=report)
+            loading.load_paths(model, [str(tmp_path)], report=report)
         else:  # each object validated as it is loaded, in one process
             for path in files.manifest_files([str(tmp_path)]):
-                files.add_parsed(model, report, files.parse_file(path, 1 << 20))
+                loading.add_parsed(model, report, files.parse_file(path, 1 << 20))
         rows = model.finish().db.execute("SELECT kind, name FROM object ORDER BY id").fetchall()
         return report.schema.rejections, report.schema.summary(), [tuple(row) for row in rows], report.reviews
     rejections, gaps, objects, left = load(True)
