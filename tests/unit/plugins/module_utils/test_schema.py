@@ -236,3 +236,18 @@ def test_verdicts_reached_where_files_are_parsed_equal_the_loading_processs(tmp_
     assert {rejection.path for rejection in rejections} >= {"spec.subst", "spec.trafficPolicy.loadBalancer.simple",
                                                             "metadata.labels.version"}
     assert any("Widget" in gap for gap in gaps) and ("Service", "s0") in objects
+
+
+def test_the_cel_runtime_is_loaded_without_its_command_line_repl():
+    """A module run starts without importing the CEL package's REPL (typer, prompt_toolkit, rich), and CEL rules
+    still evaluate."""
+    script = ("import sys\n"
+              "from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema import cel_rules\n"
+              "assert cel_rules.CEL_IMPORT_ERROR is None\n"
+              "print(sorted(name for name in ('prompt_toolkit', 'typer', 'rich', 'cel.cli') if name in sys.modules))\n")
+    shown = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout
+    assert shown.strip() == "[]"
+    errors = SchemaGate().review(yaml.safe_load(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x}\n"
+        "spec: {hosts: [a], http: [{timeout: 5x, route: [{destination: {host: a}}]}]}"), "x")[1]
+    assert [rejection[-1] for rejection in errors] == ["MSH802"]
