@@ -12,7 +12,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import repair, triage
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
-    DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, DISPLAY_KINDS, WORKLOAD_KINDS, MeshModel, api_group)
+    DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, WORKLOAD_KINDS, MeshModel, api_group)
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.kinds import DISPLAY_KINDS
 
 _SERVICE_FQDN = re.compile(r"^[^.]+\.([^.]+)\.svc\.")
 SCHEMA_CODES = frozenset(check.code for check in catalogue.CATALOGUE if not check.sql)

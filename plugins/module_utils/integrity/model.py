@@ -33,7 +33,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import documents as doc
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.kinds import (
-    DISPLAY_KINDS, GATEWAY_API_GROUP, KUBERNETES_GATEWAY)
+    GATEWAY_API_GROUP, KUBERNETES_GATEWAY, TARGETABLE_POLICY_KINDS)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import (
     certificates, gatewayapi_model, hosts, mesh_config, re2)
 
@@ -397,8 +397,8 @@ def modelled_kind(obj: Dict[str, Any]) -> Optional[str]:
     group = api_version.rpartition("/")[0] if isinstance(api_version, str) else ""
     if group == GATEWAY_API_GROUP:
         return KUBERNETES_GATEWAY if kind == "Gateway" else (kind if kind in gatewayapi_model.KINDS else None)
-    if kind in gatewayapi_model.TARGETABLE_POLICY_KINDS:
-        return kind if group in ("", gatewayapi_model.TARGETABLE_POLICY_KINDS[kind]) else None
+    if kind in TARGETABLE_POLICY_KINDS:
+        return kind if group in ("", TARGETABLE_POLICY_KINDS[kind]) else None
     if (kind in ISTIO_KINDS and group not in ("", ISTIO_GROUP)) or (kind in SECURITY_KINDS and group not in ("", SECURITY_GROUP)):
         return None  # another API's kind of the same name
     return kind if kind in MODELLED_KINDS else None
@@ -412,8 +412,8 @@ def api_group(kind: str) -> str:
         return ISTIO_GROUP
     if kind in SECURITY_KINDS:
         return SECURITY_GROUP
-    if kind in gatewayapi_model.TARGETABLE_POLICY_KINDS:
-        return gatewayapi_model.TARGETABLE_POLICY_KINDS[kind]
+    if kind in TARGETABLE_POLICY_KINDS:
+        return TARGETABLE_POLICY_KINDS[kind]
     return "apps" if kind in WORKLOAD_TEMPLATE_KINDS and kind != "Job" else ("batch" if kind == "Job" else "")
 
 
@@ -460,7 +460,7 @@ class MeshModel:
                          "PeerAuthentication": self._load_peerauthentication, "GatewayClass": self._load_gateway_class,
                          "ReferenceGrant": self._load_reference_grant}
         self._loaders.update((kind, self._load_gateway_api_route) for kind in gatewayapi_model.ROUTE_KINDS)
-        self._loaders.update((kind, self._load_targetable_policy) for kind in gatewayapi_model.TARGETABLE_POLICY_KINDS)
+        self._loaders.update((kind, self._load_targetable_policy) for kind in TARGETABLE_POLICY_KINDS)
 
     # -- loading -------------------------------------------------------------
     def add(self, obj: Dict[str, Any], source: str) -> Optional[str]:

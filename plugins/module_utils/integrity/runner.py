@@ -17,11 +17,10 @@ from typing import Any, Dict, Iterator, List, Optional
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import (
     engine, label_selector, loading, triage)
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.gatewayapi_model import (
-    TARGETABLE_POLICY_KINDS)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.graph import mesh_graph
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.admission import SchemaGate
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files as sources
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.kinds import TARGETABLE_POLICY_KINDS
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.locations import Locator
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
     DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, GATEWAY_API_KINDS, ISTIO_KINDS, KUBERNETES_GATEWAY, MeshModel)

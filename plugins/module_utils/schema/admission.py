@@ -5,11 +5,12 @@
 
 ``SchemaGate.admit`` is called once per loaded document with its source name. It records each reason
 the API server would refuse the document (a ``Rejection``: field path and wording) and returns what the
-model may read. ``review`` is the same verdict without recording it, in builtin types only, so that the
-processes parsing files validate what they parse and the loading process only records it. What the model may read is the object without the refused values, so that no other finding depends on a value the
-API server would not store; or None when what is left has no clear meaning (a refused name, a
-version the CRD does not serve, a refused ``spec``). What cannot be validated offline is counted in
-``not_validated`` by reason, never passed as valid.
+model may read: the object without the refused values, so that no other finding depends on a value the
+API server would not store; or None when what is left has no clear meaning (a refused name, a version
+the CRD does not serve, a refused ``spec``). ``review`` reaches the same verdict in builtin types without
+recording it, so that the processes parsing files validate what they parse and the loading process only
+records it. What cannot be validated offline is counted in ``not_validated`` by reason, never passed as
+valid.
 """
 
 from __future__ import annotations

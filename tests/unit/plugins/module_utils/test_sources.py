@@ -10,7 +10,6 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files as sources
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import loading
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.engine import analyze
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MeshModel
