@@ -5,13 +5,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import repair, triage
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
-    DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, DISPLAY_KINDS, WORKLOAD_KINDS, MeshModel, api_group)
+    DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, WORKLOAD_KINDS, MeshModel, api_group)
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.kinds import DISPLAY_KINDS
 
 _SERVICE_FQDN = re.compile(r"^[^.]+\.([^.]+)\.svc\.")
 SCHEMA_CODES = frozenset(check.code for check in catalogue.CATALOGUE if not check.sql)
@@ -67,9 +69,8 @@ class Analysis:
         self.checks = checks
         self.scanned_namespaces = None if scanned_namespaces is None else set(scanned_namespaces)
         self.system_namespaces = set(system_namespaces) | {istio_namespace}
-        self.objects = {row["id"]: dict(row, kind=DISPLAY_KINDS.get(row["kind"], row["kind"]), model_kind=row["kind"])
-                        for row in self.model.db.execute(
-                            "SELECT id, kind, namespace, name, managed, in_scope, created, source FROM object")}
+        # Objects by id, read as findings name them: a large mesh has few objects with findings.
+        self._objects: Dict[int, Dict[str, Any]] = {}
         self.checks_run: List[str] = []
         self.checks_skipped: Dict[str, str] = {}
         self.unverifiable = 0
@@ -102,7 +103,7 @@ class Analysis:
             return  # a schema check: its findings come from the load (_schema_violations)
         for row in self.model.db.execute(check.sql, self.parameters):
             row = dict(row)
-            subject = self.objects[row["object_id"]]
+            subject = self._object(row["object_id"])
             if not subject["in_scope"]:
                 continue
             if check.skips_system_namespaces and subject["namespace"] in self.system_namespaces:
@@ -121,7 +122,8 @@ class Analysis:
 
     def _schema_violations(self, rejections: Sequence[Any], codes: set) -> None:
         """What the API server would refuse (schema.admission rejections), as findings of the MSH8xx codes."""
-        by_source = {row["source"]: row for row in self.objects.values()}
+        by_source = {row["source"]: row for row in self._objects_where(
+            "source IN (SELECT value FROM json_each(?))", (json.dumps([r.source for r in rejections]),))}
         for rejection in rejections:
             check = catalogue.BY_CODE.get(rejection.code)
             if check is None or check.code not in codes:
@@ -166,7 +168,7 @@ class Analysis:
         ids = [int(i) for i in str(row.get("related_ids") or "").split(",") if i]
         related = []
         for object_id in dict.fromkeys(ids):
-            other = self.objects[object_id]
+            other = self._object(object_id)
             related.append({"kind": other["kind"], "api_group": api_group(other["model_kind"]),
                             "namespace": other["namespace"], "name": other["name"],
                             "path": row.get("related_path") or "", "managed": bool(other["managed"]),
@@ -206,10 +208,21 @@ class Analysis:
             violation["repair_target"] = bool(row["repair_target"])
         return violation
 
+    def _objects_where(self, condition: str, parameters: Sequence[Any]) -> List[Dict[str, Any]]:
+        return [dict(row, kind=DISPLAY_KINDS.get(row["kind"], row["kind"]), model_kind=row["kind"])
+                for row in self.model.db.execute("SELECT id, kind, namespace, name, managed, in_scope, created, source "
+                                                 "FROM object WHERE " + condition, parameters)]
+
+    def _object(self, object_id: int) -> Dict[str, Any]:
+        found = self._objects.get(object_id)
+        if found is None:
+            (found,) = self._objects_where("id = ?", (object_id,))
+            self._objects[object_id] = found
+        return found
+
     def in_scope_objects(self) -> List[Dict[str, str]]:
         return [{"kind": o["kind"], "namespace": o["namespace"], "name": o["name"]}
-                for o in sorted(self.objects.values(), key=lambda o: (o["kind"], o["namespace"], o["name"]))
-                if o["in_scope"]]
+                for o in sorted(self._objects_where("in_scope", ()), key=lambda o: (o["kind"], o["namespace"], o["name"]))]
 
 
 def summarize(analysis: Analysis, incomplete_reasons: Sequence[str], skipped_documents: int,

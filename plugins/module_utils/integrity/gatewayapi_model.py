@@ -24,13 +24,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import hosts
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import documents as doc
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.kinds import GATEWAY_API_GROUP
 
-GROUP = "gateway.networking.k8s.io"
+GROUP = GATEWAY_API_GROUP
 ROUTE_KINDS = ("HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute")
 KINDS = ("GatewayClass", "ReferenceGrant") + ROUTE_KINDS
-# Istio's policies whose workload selector cannot select a Kubernetes Gateway's pods (IST0166).
-TARGETABLE_POLICY_KINDS = {"AuthorizationPolicy": "security.istio.io", "RequestAuthentication": "security.istio.io",
-                           "Telemetry": "telemetry.istio.io", "WasmPlugin": "extensions.istio.io"}
 # The label Istio puts on the pods it deploys for a Kubernetes Gateway.
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 # The label the API server gives every Namespace: a namespace selector can always match it.

@@ -19,7 +19,8 @@ from typing import Any, Dict, Iterable, List, Set, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.gatewayapi_model import ROUTE_KINDS
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
-    DISPLAY_KINDS, GATEWAY_API_GROUP, KUBERNETES_GATEWAY, WORKLOAD_KINDS, MeshModel, object_identity)
+    GATEWAY_API_GROUP, KUBERNETES_GATEWAY, WORKLOAD_KINDS, MeshModel, object_identity)
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.kinds import DISPLAY_KINDS
 
 GRAPH_KINDS = ("Gateway", KUBERNETES_GATEWAY, "VirtualService", "Service", "ServiceEntry",
                "DestinationRule") + ROUTE_KINDS + WORKLOAD_KINDS

@@ -13,12 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.kinds import MESH_CONFIG_MAP_NAME
+
 try:
     import yaml
 except ImportError:  # the file and live sources say so first
     yaml = None
 
-CONFIG_MAP_NAME = "istio"
+CONFIG_MAP_NAME = MESH_CONFIG_MAP_NAME
 CONFIG_MAP_KEY = "mesh"
 # Fields a MeshConfig document is recognised by (a kind-less mapping with one of them and no other fields).
 MESH_CONFIG_FIELDS = frozenset((

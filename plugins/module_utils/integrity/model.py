@@ -32,6 +32,8 @@ import sqlite3
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import documents as doc
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.kinds import (
+    GATEWAY_API_GROUP, KUBERNETES_GATEWAY, TARGETABLE_POLICY_KINDS)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import (
     certificates, gatewayapi_model, hosts, mesh_config, re2)
 
@@ -46,14 +48,8 @@ GATEWAY_MANAGED_LABEL = "gateway.istio.io/managed"
 
 ISTIO_GROUP = "networking.istio.io"
 SECURITY_GROUP = "security.istio.io"
-GATEWAY_API_GROUP = "gateway.networking.k8s.io"
-# Internal name of the Kubernetes Gateway API Gateway: it shares its kind with Istio's Gateway.
-KUBERNETES_GATEWAY = "KubernetesGateway"
-
 ISTIO_KINDS = ("Gateway", "VirtualService", "DestinationRule", "ServiceEntry", "Sidecar")
 GATEWAY_API_KINDS = (KUBERNETES_GATEWAY,) + gatewayapi_model.KINDS
-# Kinds as users know them: the model's internal names for kinds that share a name with another API's.
-DISPLAY_KINDS = {KUBERNETES_GATEWAY: "Gateway"}
 WORKLOAD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 WORKLOAD_KINDS = ("Pod",) + WORKLOAD_TEMPLATE_KINDS
 SECURITY_KINDS = ("PeerAuthentication",)
@@ -401,8 +397,8 @@ def modelled_kind(obj: Dict[str, Any]) -> Optional[str]:
     group = api_version.rpartition("/")[0] if isinstance(api_version, str) else ""
     if group == GATEWAY_API_GROUP:
         return KUBERNETES_GATEWAY if kind == "Gateway" else (kind if kind in gatewayapi_model.KINDS else None)
-    if kind in gatewayapi_model.TARGETABLE_POLICY_KINDS:
-        return kind if group in ("", gatewayapi_model.TARGETABLE_POLICY_KINDS[kind]) else None
+    if kind in TARGETABLE_POLICY_KINDS:
+        return kind if group in ("", TARGETABLE_POLICY_KINDS[kind]) else None
     if (kind in ISTIO_KINDS and group not in ("", ISTIO_GROUP)) or (kind in SECURITY_KINDS and group not in ("", SECURITY_GROUP)):
         return None  # another API's kind of the same name
     return kind if kind in MODELLED_KINDS else None
@@ -416,8 +412,8 @@ def api_group(kind: str) -> str:
         return ISTIO_GROUP
     if kind in SECURITY_KINDS:
         return SECURITY_GROUP
-    if kind in gatewayapi_model.TARGETABLE_POLICY_KINDS:
-        return gatewayapi_model.TARGETABLE_POLICY_KINDS[kind]
+    if kind in TARGETABLE_POLICY_KINDS:
+        return TARGETABLE_POLICY_KINDS[kind]
     return "apps" if kind in WORKLOAD_TEMPLATE_KINDS and kind != "Job" else ("batch" if kind == "Job" else "")
 
 
@@ -464,7 +460,7 @@ class MeshModel:
                          "PeerAuthentication": self._load_peerauthentication, "GatewayClass": self._load_gateway_class,
                          "ReferenceGrant": self._load_reference_grant}
         self._loaders.update((kind, self._load_gateway_api_route) for kind in gatewayapi_model.ROUTE_KINDS)
-        self._loaders.update((kind, self._load_targetable_policy) for kind in gatewayapi_model.TARGETABLE_POLICY_KINDS)
+        self._loaders.update((kind, self._load_targetable_policy) for kind in TARGETABLE_POLICY_KINDS)
 
     # -- loading -------------------------------------------------------------
     def add(self, obj: Dict[str, Any], source: str) -> Optional[str]:
@@ -904,9 +900,11 @@ class MeshModel:
         self.db.executemany("INSERT OR IGNORE INTO secret VALUES (?, ?, ?)", self._rows.pop("secret", []))
         self.db.executemany("INSERT OR IGNORE INTO gateway_class VALUES (?, NULL)",
                             [(name,) for name in gatewayapi_model.ISTIO_GATEWAY_CLASSES])
-        # Sorted, the primary-key B-tree is appended to instead of split all over.
-        self.db.executemany("INSERT INTO host_key VALUES (?, ?)",
-                            sorted((host, key) for host in self._hosts for key in hosts.lookup_keys(host)))
+        # Every host column holds a host registered by ``host()``, so a wildcard key that is not one of them joins
+        # nothing: only the others are stored. Sorted, the primary-key B-tree is appended to instead of split.
+        known = self._hosts
+        self.db.executemany("INSERT INTO host_key VALUES (?, ?)", sorted(
+            (host, key) for host in known for key in hosts.lookup_keys(host) if key == host or key in known))
         # One statement at a time: executescript() would COMMIT the open transaction.
         for statement in DERIVED.split(";\n"):
             if statement.strip():

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import checks as catalogue
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import engine, label_selector, triage
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.gatewayapi_model import (
-    TARGETABLE_POLICY_KINDS)
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import (
+    engine, label_selector, loading, triage)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.graph import mesh_graph
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.admission import SchemaGate
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files as sources
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.kinds import TARGETABLE_POLICY_KINDS
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.locations import Locator
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
     DEFAULT_ISTIO_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, GATEWAY_API_KINDS, ISTIO_KINDS, KUBERNETES_GATEWAY, MeshModel)
@@ -185,18 +185,18 @@ def _run(request: IntegrityRequest) -> Dict[str, Any]:
     for identity in request.hidden:
         model.hide(*identity)
     for index, obj in enumerate(request.objects):
-        sources.load_object(model, report, obj, "rendered#%d" % (index + 1), index + 1)
+        loading.load_object(model, report, obj, "rendered#%d" % (index + 1), index + 1)
     try:
         schema_notes: List[str] = []
         if report.schema is not None and api is not None and (request.src or request.content is not None):
             # Documents about to be applied to this cluster: validated against the CRDs it serves.
             schema_notes = _follow_cluster_schemas(report.schema, api, request.page_size)
         if request.content is not None:
-            sources.add_parsed(model, report, sources.parse_text(STDIN, request.content,
+            loading.add_parsed(model, report, sources.parse_text(STDIN, request.content,
                                                                  fast=request.yaml_loader != "pyyaml"))
         if request.src:
             try:
-                sources.load_paths(model, request.src, request.max_file_size, report,
+                loading.load_paths(model, request.src, request.max_file_size, report,
                                    fast=request.yaml_loader != "pyyaml")
             except sources.SourceError as error:
                 raise RunError(str(error)) from None
@@ -301,7 +301,7 @@ def _scan_cluster(request: IntegrityRequest, api, model: MeshModel, report: sour
     from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import ClusterError
     from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import live
     try:
-        scan = live.LiveScan(api, model, report, request.page_size, request.namespaces or None, request.mesh_wide_kinds)
+        scan = live.LiveScan(api, loading.ModelSink(model, report), request.page_size, request.namespaces or None, request.mesh_wide_kinds)
         scan.run(live_kinds(codes))
         scan.read_mesh_config(request.istio_namespace)
     except ClusterError as error:

@@ -11,7 +11,8 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.resources import Base, ResourceClient
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.live import istio_base
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
-    DISPLAY_KINDS, GATEWAY_API_GROUP, KUBERNETES_GATEWAY, MANAGED_BY_LABEL, MANAGED_BY_VALUE, modelled_kind)
+    GATEWAY_API_GROUP, KUBERNETES_GATEWAY, MANAGED_BY_LABEL, MANAGED_BY_VALUE, modelled_kind)
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.kinds import DISPLAY_KINDS
 
 GATEWAY_API = "/apis/%s/v1" % GATEWAY_API_GROUP
 # The model's kind -> (API base, plural); Istio's kinds at the networking.istio.io version the cluster serves.

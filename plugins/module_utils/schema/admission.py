@@ -6,15 +6,20 @@
 ``SchemaGate.admit`` is called once per loaded document with its source name. It records each reason
 the API server would refuse the document (a ``Rejection``: field path and wording) and returns what the
 model may read: the object without the refused values, so that no other finding depends on a value the
-API server would not store; or None when what is left has no clear meaning (a refused name, a
-version the CRD does not serve, a refused ``spec``). What cannot be validated offline is counted in
-``not_validated`` by reason, never passed as valid.
+API server would not store; or None when what is left has no clear meaning (a refused name, a version
+the CRD does not serve, a refused ``spec``). ``review`` reaches the same verdict in builtin types without
+recording it, so that the processes parsing files validate what they parse and the loading process only
+records it. What cannot be validated offline is counted in ``not_validated`` by reason, never passed as
+valid.
 """
 
 from __future__ import annotations
 
 import copy
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+
+# ``SchemaGate.review``: (what the model may read, rejections as plain tuples, what was not validated).
+Review = Tuple[Optional[Dict[str, Any]], List[Tuple[str, ...]], List[str]]
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema import cel_rules, core
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.catalogue import (
@@ -62,28 +67,36 @@ class SchemaGate:
             self._gap("CEL rules (x-kubernetes-validations) not evaluated: the common-expression-language "
                       "Python package is not installed (%s)" % cel_rules.CEL_IMPORT_ERROR)
 
-    def admit(self, obj: Dict[str, Any], source: str) -> Optional[Dict[str, Any]]:
-        """The object the model may read, or None; rejections are recorded."""
+    def admit(self, obj: Dict[str, Any], source: str, review: Optional[Review] = None) -> Optional[Dict[str, Any]]:
+        """The object the model may read, or None; rejections are recorded (``review``: already reviewed)."""
+        kept, rejections, gaps = review if review is not None else self.review(obj, source)
+        self.rejections.extend(Rejection(*rejection) for rejection in rejections)
+        for gap in gaps:
+            self._gap(gap)
+        return kept
+
+    def review(self, obj: Dict[str, Any], source: str) -> Review:
+        """The verdict on one document, recorded nowhere."""
         group, version = _split_api_version(obj.get("apiVersion"))
         kind = obj.get("kind")
-        errors = self._errors(obj, group, version, kind)
+        gaps: List[str] = []
+        errors = self._errors(obj, group, version, kind, gaps)
         if not errors:
-            return obj
+            return obj, [], gaps
         metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        for error in errors:
-            self.rejections.append(Rejection(source, kind, group, str(metadata.get("namespace") or ""),
-                                             str(metadata.get("name") or ""), error.path, error.reason,
-                                             CODE_BY_ORIGIN[error.origin]))
-        return _without(obj, errors)
+        rejections = [tuple(Rejection(source, kind, group, str(metadata.get("namespace") or ""),
+                                      str(metadata.get("name") or ""), error.path, error.reason,
+                                      CODE_BY_ORIGIN[error.origin])) for error in errors]
+        return _without(obj, errors), rejections, gaps
 
-    def _errors(self, obj: Dict[str, Any], group: str, version: str,
-                kind: str) -> List[SchemaError]:
+    def _errors(self, obj: Dict[str, Any], group: str, version: str, kind: str,
+                gaps: List[str]) -> List[SchemaError]:
         if not self.catalogue.knows(group, kind):
             if self.catalogue.source(group) == CLUSTER and not self.catalogue.builtin(group):
                 return [SchemaError("kind", 'no matches for kind "%s" in version "%s/%s" (the cluster serves no '
                                             'CustomResourceDefinition of this kind: ensure CRDs are installed first)'
                                     % (kind, group, version))]
-            self._gap("%s%s: no schema known, not validated" % (kind, " (%s)" % group if group else ""))
+            gaps.append("%s%s: no schema known, not validated" % (kind, " (%s)" % group if group else ""))
             return []
         validator = self.catalogue.validator(group, version, kind)
         if validator is None:
@@ -91,10 +104,10 @@ class SchemaGate:
                 kind, "/".join(part for part in (group, version) if part),
                 ", ".join(self.catalogue.served_versions(group, kind))))]
         if self.catalogue.experimental(group, kind, version):
-            self._gap("%s %s/%s: served by the Gateway API's experimental channel only, validated against it (a "
-                      "cluster with the standard channel refuses it)" % (kind, group, version))
+            gaps.append("%s %s/%s: served by the Gateway API's experimental channel only, validated against it (a "
+                        "cluster with the standard channel refuses it)" % (kind, group, version))
         for gap in validator.unvalidated:
-            self._gap("%s %s/%s %s: %s" % (kind, group, version, gap.path, gap.reason))
+            gaps.append("%s %s/%s %s: %s" % (kind, group, version, gap.path, gap.reason))
         _stored, errors = validator.validate(obj)
         if not self.catalogue.builtin(group):
             return core.object_meta(obj, self.catalogue.namespaced(group, kind)) + errors

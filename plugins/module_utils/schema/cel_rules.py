@@ -12,17 +12,40 @@ passed silently. Transition rules (``oldSelf``) only run on updates: an offline 
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import ipaddress
 import re
+import sys
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.structural import (
     CelCompiler, CelRule, Unvalidated)
 
+
+def _import_cel() -> Tuple[Any, Any]:
+    """The CEL runtime and its standard library, without the package's command-line REPL.
+
+    ``import cel`` also imports the REPL's typer, prompt_toolkit and rich: a fifth of a module run's start.
+    The package is made from its spec without running its ``__init__`` and the two submodules used are
+    imported from it; where that does not work (another layout), the package is imported as it is.
+    """
+    if "cel" not in sys.modules:
+        spec = importlib.util.find_spec("cel")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("No module named 'cel'")
+        sys.modules["cel"] = importlib.util.module_from_spec(spec)
+        try:
+            return importlib.import_module("cel.cel"), importlib.import_module("cel.stdlib")
+        except ImportError:
+            del sys.modules["cel"]
+    package = importlib.import_module("cel")
+    return package, importlib.import_module("cel.stdlib")
+
+
 try:
-    import cel
-    from cel import stdlib as cel_stdlib
+    cel, cel_stdlib = _import_cel()
     CEL_IMPORT_ERROR: Optional[ImportError] = None
 except ImportError as import_error:
     cel = cel_stdlib = None

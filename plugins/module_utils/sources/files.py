@@ -1,22 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) meshops.istio_integrity contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Manifest files into the model: directories, multi-document YAML, JSON, List kinds.
+"""Manifest files as decoded documents: directories, multi-document YAML, JSON, List kinds.
 
-Nothing a file contains raises: each unusable document is recorded as a skip
-naming the file and the document number, and the scan is then incomplete.
-Where each object starts (file, document, line, column) is recorded by its
-source name, so findings can point at it (``locations``).
+Nothing a file contains raises: what cannot be decoded is a problem of its file naming the document,
+for the loader (``integrity.loading``) to record as a skip. Each document carries where it starts
+(file, document, line, column), so findings can point at it (``locations``).
 """
 
 from __future__ import annotations
 
 import os
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
-
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.documents import InvalidDocument
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import mesh_config
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import DuplicateObject, MeshModel
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import parallel
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import yaml_loader
@@ -64,8 +59,10 @@ class LoadReport:
         # Files read by each loader, and why the fast one was not used for the others (first few).
         self.loaders: Dict[str, int] = {}
         self.fallbacks: List[str] = []
-        # The schema layer's gate (schema.admission.SchemaGate), when documents from files are validated.
+        # The schema layer's gate (schema.admission.SchemaGate), when documents from files are validated, and
+        # the verdicts reached where the files were parsed, by source name, until their objects are loaded.
         self.schema: Any = None
+        self.reviews: Dict[str, Any] = {}
 
     def loader_summary(self) -> Dict[str, Any]:
         return {"fast": yaml_loader.FAST_LOADER, "files": dict(self.loaders), "fallbacks": self.fallbacks}
@@ -108,64 +105,54 @@ def _files_under(path: str) -> Iterator[str]:
         raise SourceError("source path %s does not exist or is not a file or directory" % path)
 
 
-def load_object(model: MeshModel, report: LoadReport, obj: Any, source: str, document: int,
-                place: Optional[Place] = None, item_starts: Sequence[Tuple[int, int]] = ()) -> None:
-    """Model one decoded document (or the items of a List); record why it is skipped.
-
-    ``place`` says where the document starts in its file, ``item_starts`` where each List item does.
-    """
-    report.documents += 1
-    if obj is None:
-        return
-    if not isinstance(obj, dict):
-        report.skip(source, "document is a %s, not a Kubernetes object" % type(obj).__name__, document)
-        return
+def list_items(obj: Dict[str, Any], source: str, document: int, place: Optional[Place],
+               item_starts: Sequence[Tuple[int, int]]) -> Optional[List[Tuple[Any, str, Optional[Place]]]]:
+    """(item, source, place) of each item of a List document; None for any other document."""
     kind = obj.get("kind")
-    if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
-        for index, item in enumerate(obj["items"]):
-            item_place = None
-            if place is not None and index < len(item_starts):
-                line, column = item_starts[index]
-                item_place = place._replace(line=line, column=column, item=index)
-            load_object(model, report, item, "%s#%d.items[%d]" % (source.split("#")[0], document, index), document,
-                        item_place)
+    if not (isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list)):
+        return None
+    items = []
+    for index, item in enumerate(obj["items"]):
+        item_place = None
+        if place is not None and index < len(item_starts):
+            line, column = item_starts[index]
+            item_place = place._replace(line=line, column=column, item=index)
+        items.append((item, "%s#%d.items[%d]" % (source.split("#")[0], document, index), item_place))
+    return items
+
+
+def _reviewable(obj: Any, source: str, document: int, place: Optional[Place],
+                item_starts: Sequence[Tuple[int, int]]) -> Iterator[Tuple[Dict[str, Any], str]]:
+    """The objects of a document the schema gate validates when they are loaded, with their source names."""
+    if not isinstance(obj, dict) or place is None:
         return
-    if place is not None:
-        report.places[source] = place
-    if not isinstance(kind, str) or not kind:
-        if mesh_config.is_mesh_config_document(obj):
-            try:
-                model.add_mesh_config(obj, source)
-            except InvalidDocument as error:
-                report.skip(source, str(error), document)
-            return
-        report.skip(source, "document has no kind", document)
-        return
-    if report.schema is not None and place is not None:
-        obj = report.schema.admit(obj, source)
-        if obj is None:  # refused where its meaning lies: the schema finding says why
-            return
-    try:
-        modelled = model.add(obj, source)
-    except InvalidDocument as error:
-        report.skip(source, "%s: %s" % (kind, error), document, error.path)
-        return
-    except DuplicateObject as error:
-        report.skip(source, str(error), document)
-        return
-    if modelled is None:
-        report.ignore(kind)
+    items = list_items(obj, source, document, place, item_starts)
+    if items is not None:
+        for item, item_source, item_place in items:
+            yield from _reviewable(item, item_source, document, item_place, ())
+    elif isinstance(obj.get("kind"), str) and obj["kind"]:
+        yield obj, source
+
+
+def reviewed(parsed: "ParsedFile", gate: Any) -> "ParsedFile":
+    """A parsed file with the schema gate's verdict on each of its objects (where it was parsed: in parallel)."""
+    reviews = {}
+    for number, obj, place, item_starts in parsed.documents:
+        for item, source in _reviewable(obj, "%s#%d" % (parsed.path, number), number, place, item_starts):
+            reviews[source] = gate.review(item, source)
+    return parsed._replace(reviews=reviews)
 
 
 class ParsedFile(NamedTuple):
     """One file, decoded: (number, object, place, List item starts) per document, and why the rest was not;
-    which loader read it, and why not the fast one."""
+    which loader read it, and why not the fast one; the schema gate's verdicts by source name, when asked for."""
 
     path: str
     documents: List[Tuple[int, Any, Place, List[Tuple[int, int]]]]
     problems: List[Tuple[str, Optional[int]]]
     loader: str = yaml_loader.PYYAML_LOADER
     fallback: Optional[str] = None
+    reviews: Optional[Dict[str, Any]] = None
 
 
 def parse_file(path: str, max_file_size: int, fast: bool = True) -> ParsedFile:
@@ -239,19 +226,23 @@ def _failing(parsed: ParsedFile, number: int) -> int:
 def _plain(parsed: ParsedFile) -> Any:
     """A parsed file as builtin types only, to cross a process boundary."""
     return (parsed.path, [(number, obj, tuple(place), starts) for number, obj, place, starts in parsed.documents],
-            parsed.problems, parsed.loader, parsed.fallback)
+            parsed.problems, parsed.loader, parsed.fallback, parsed.reviews)
 
 
 def _from_plain(plain: Any) -> ParsedFile:
-    path, documents, problems, loader, fallback = plain
+    path, documents, problems, loader, fallback, reviews = plain
     return ParsedFile(path, [(number, obj, Place(*place), starts) for number, obj, place, starts in documents], problems,
-                      loader, fallback)
+                      loader, fallback, reviews)
 
 
-def parse_files(paths: List[str], max_file_size: int, fast: bool = True) -> Iterator[ParsedFile]:
-    """Every file parsed, in order; on two or more CPUs, big loads are parsed by two processes."""
+def parse_files(paths: List[str], max_file_size: int, fast: bool = True, gate: Any = None) -> Iterator[ParsedFile]:
+    """Every file parsed (and reviewed by the schema ``gate``, if any), in order; on two or more CPUs, big loads
+    are parsed by two processes."""
+    def parse(path: str) -> ParsedFile:
+        parsed = parse_file(path, max_file_size, fast)
+        return parsed if gate is None else reviewed(parsed, gate)
     sizes = [_size(path) for path in paths]
-    return parallel.ordered_map(lambda path: parse_file(path, max_file_size, fast), paths, sizes, _plain, _from_plain)
+    return parallel.ordered_map(parse, paths, sizes, _plain, _from_plain)
 
 
 def _size(path: str) -> int:
@@ -259,20 +250,6 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
-
-
-def add_parsed(model: MeshModel, report: LoadReport, parsed: ParsedFile) -> None:
-    """Model a decoded file, in document order."""
-    report.files += 1
-    report.loaders[parsed.loader] = report.loaders.get(parsed.loader, 0) + 1
-    if parsed.fallback and len(report.fallbacks) < MAX_FALLBACKS_SHOWN:
-        report.fallbacks.append("%s: %s" % (parsed.path, parsed.fallback))
-    for number, obj, place, item_starts in parsed.documents:
-        load_object(model, report, obj, "%s#%d" % (parsed.path, number), number, place, item_starts)
-    for reason, document in parsed.problems:
-        if reason.startswith(UNDECODABLE):
-            report.documents += 1  # read, but not an object
-        report.skip(parsed.path, reason, document)
 
 
 def _list_item_starts(node: Any) -> List[Tuple[int, int]]:
@@ -291,12 +268,3 @@ def _yaml_problem(error: Exception) -> str:
     if mark is not None:
         return "%s at line %d, column %d" % (problem, mark.line + 1, mark.column + 1)
     return problem
-
-
-def load_paths(model: MeshModel, paths: List[str], max_file_size: int = DEFAULT_MAX_FILE_SIZE,
-               report: Optional[LoadReport] = None, fast: bool = True) -> LoadReport:
-    """Load every manifest under ``paths`` into the model, recording into ``report`` (a new one by default)."""
-    report = report if report is not None else LoadReport()
-    for parsed in parse_files(list(manifest_files(paths)), max_file_size, fast):
-        add_parsed(model, report, parsed)
-    return report

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) meshops.istio_integrity contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reading a live cluster into the model.
+"""Reading a live cluster: each object listed is handed to a sink (``integrity.loading.ModelSink``).
 
 Each kind is listed once for all namespaces (paginated with limit/continue).
 When RBAC forbids that, the scan falls back to the namespaces the user may
@@ -11,17 +11,13 @@ scan is never passed off as complete.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.k8s.client import (
     JSON, METADATA_ONLY, ClusterError, Forbidden, KubernetesAPI, NotFound, namespaced_path)
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.gatewayapi_model import (
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.kinds import (
+    DISPLAY_KINDS, GATEWAY_API_GROUP, KUBERNETES_GATEWAY, MESH_CONFIG_MAP_NAME as MESH_CONFIG_MAP,
     TARGETABLE_POLICY_KINDS)
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.mesh_config import (
-    CONFIG_MAP_NAME as MESH_CONFIG_MAP)
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import (
-    DISPLAY_KINDS, GATEWAY_API_GROUP, KUBERNETES_GATEWAY, MeshModel)
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources.files import LoadReport, load_object
 
 ISTIO_GROUP = "networking.istio.io"
 ISTIO_VERSIONS = ("v1", "v1beta1", "v1alpha3")
@@ -97,16 +93,20 @@ def gateway_api_bases(api: KubernetesAPI) -> Dict[str, str]:
 
 
 class LiveScan:
-    """Lists the kinds into the model; ``incomplete`` says what could not be read."""
+    """Lists the kinds into a sink; ``incomplete`` says what could not be read.
 
-    def __init__(self, api: KubernetesAPI, model: MeshModel, report: LoadReport, page_size: int = 500,
+    The sink takes each object (``load``), says whether an object of that identity came from files
+    (``defined``) and whether a mesh configuration did (``has_mesh_config``), and records the kinds read
+    completely (``mark_scanned``).
+    """
+
+    def __init__(self, api: KubernetesAPI, sink: Any, page_size: int = 500,
                  namespaces: Optional[Iterable[str]] = None, mesh_wide_kinds: Iterable[str] = ()) -> None:
         self.api = api
         # Kinds read in every namespace even when the scan is limited to some: what claims hosts mesh-wide,
         # so a write conflicts visibly with objects in namespaces it does not reference.
         self.mesh_wide_kinds = set(mesh_wide_kinds)
-        self.model = model
-        self.report = report
+        self.sink = sink
         self.page_size = page_size
         self.requested = None if namespaces is None else list(dict.fromkeys(namespaces))
         self.incomplete: List[str] = []
@@ -120,7 +120,7 @@ class LiveScan:
 
     def run(self, kinds: Iterable[str]) -> None:
         """List each kind; only kinds read everywhere they were asked for count as scanned."""
-        self.model.mark_scanned([kind for kind in kinds if self._list_kind(kind)])
+        self.sink.mark_scanned([kind for kind in kinds if self._list_kind(kind)])
 
     @property
     def scanned_namespaces(self) -> Optional[Set[str]]:
@@ -198,18 +198,18 @@ class LiveScan:
                 item["kind"] = DISPLAY_KINDS.get(kind, kind)
                 item["apiVersion"] = api_version
                 metadata = item.get("metadata") or {}
-                if self.model.defined(kind, metadata.get("namespace", ""), metadata.get("name", "")):
+                if self.sink.defined(kind, metadata.get("namespace", ""), metadata.get("name", "")):
                     # The same object from files: the file is what is about to be applied.
                     self.overridden += 1
                     continue
-                load_object(self.model, self.report, item, "cluster", None)
+                self.sink.load(item)
         except NotFound:
             raise ClusterError("%s are not served by the cluster at %s (GET %s returned 404): is the CRD installed?"
                                % (kind + "s", self.api.host, path)) from None
 
     def read_mesh_config(self, istio_namespace: str) -> None:
         """Istio's mesh configuration, the ``istio`` ConfigMap of its namespace (unless the files gave one)."""
-        if istio_namespace in self.model.mesh_configs or "" in self.model.mesh_configs:
+        if self.sink.has_mesh_config(istio_namespace):
             return
         path = "%s/%s" % (namespaced_path(CORE, istio_namespace, "configmaps"), MESH_CONFIG_MAP)
         try:
@@ -223,7 +223,7 @@ class LiveScan:
                               % (istio_namespace, MESH_CONFIG_MAP, error))
             return
         config_map.update(kind="ConfigMap", apiVersion="v1")
-        load_object(self.model, self.report, config_map, "cluster", None)
+        self.sink.load(config_map)
 
     def _target_namespaces(self) -> List[str]:
         if self.requested is not None:

@@ -27,7 +27,7 @@ Result = TypeVar("Result")
 # Below this much work, starting a process costs more than it saves.
 MIN_PARALLEL_WEIGHT = 4 * 1024 * 1024
 # The parent also consumes every result, so it takes the smaller share of the work.
-PARENT_SHARE = 0.45
+PARENT_SHARE = 0.35
 _MARSHAL, _PICKLE = b"m", b"p"
 
 

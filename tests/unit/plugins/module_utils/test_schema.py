@@ -16,7 +16,10 @@ from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.
     IntegrityRequest, run_integrity)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.reports import formats
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.reports.html import to_html
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import loading
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MeshModel
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.admission import SchemaGate
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files, parallel
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.structural import Validator
 
 REPO = Path(__file__).resolve().parents[4]
@@ -196,3 +199,55 @@ def test_a_refused_document_is_in_every_report_format():
     junit = jinja2.Environment(loader=jinja2.FileSystemLoader(str(REPO / "roles" / "integrity_report" / "templates")))
     page = junit.get_template("junit.xml.j2").render(integrity_report_facts=facts, integrity_report_title="t")
     assert '<failure type="MSH801"' in page and "Gateway/default/g" in page
+
+
+def test_verdicts_reached_where_files_are_parsed_equal_the_loading_processs(tmp_path, monkeypatch):
+    """Files parsed by two processes are validated there: rejections, gaps and what the model reads are those
+    of validating each object as it is loaded (a List's items, an unknown kind and a refused field included)."""
+    refused = ("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: dr%d}\n"
+               "spec: {host: reviews, subst: [], trafficPolicy: {loadBalancer: {simple: ROUND_ROBINN}}}\n")
+    listed = ("apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: s%d, labels: "
+              "{version: true}}, spec: {ports: [{port: 80}]}}\n- {apiVersion: example.com/v1, kind: Widget, "
+              "metadata: {name: w%d}}\n")
+    for index in range(6):
+        (tmp_path / ("%d.yaml" % index)).write_text((refused if index % 2 else listed).replace("%d", str(index)))
+    reviewed_here = []
+    review = SchemaGate.review
+    monkeypatch.setattr(SchemaGate, "review", lambda gate, obj, source: reviewed_here.append(source) or review(
+        gate, obj, source))
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)
+
+    def load(parallel_parse: bool):
+        monkeypatch.setattr(parallel, "MIN_PARALLEL_WEIGHT", 0 if parallel_parse else 1 << 60)
+        model, report = MeshModel(), files.LoadReport()
+        report.schema = SchemaGate()
+        if parallel_parse:
+            loading.load_paths(model, [str(tmp_path)], report=report)
+        else:  # each object validated as it is loaded, in one process
+            for path in files.manifest_files([str(tmp_path)]):
+                loading.add_parsed(model, report, files.parse_file(path, 1 << 20))
+        rows = model.finish().db.execute("SELECT kind, name FROM object ORDER BY id").fetchall()
+        return report.schema.rejections, report.schema.summary(), [tuple(row) for row in rows], report.reviews
+    rejections, gaps, objects, left = load(True)
+    in_parent = len(reviewed_here)
+    assert (rejections, gaps, objects) == load(False)[:3]
+    assert 0 < in_parent < len(reviewed_here) - in_parent == 9  # the child validated the other files' objects
+    assert left == {}  # every verdict reached in a parsing process was used
+    assert {rejection.path for rejection in rejections} >= {"spec.subst", "spec.trafficPolicy.loadBalancer.simple",
+                                                            "metadata.labels.version"}
+    assert any("Widget" in gap for gap in gaps) and ("Service", "s0") in objects
+
+
+def test_the_cel_runtime_is_loaded_without_its_command_line_repl():
+    """A module run starts without importing the CEL package's REPL (typer, prompt_toolkit, rich), and CEL rules
+    still evaluate."""
+    script = ("import sys\n"
+              "from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema import cel_rules\n"
+              "assert cel_rules.CEL_IMPORT_ERROR is None\n"
+              "print(sorted(name for name in ('prompt_toolkit', 'typer', 'rich', 'cel.cli') if name in sys.modules))\n")
+    shown = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout
+    assert shown.strip() == "[]"
+    errors = SchemaGate().review(yaml.safe_load(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x}\n"
+        "spec: {hosts: [a], http: [{timeout: 5x, route: [{destination: {host: a}}]}]}"), "x")[1]
+    assert [rejection[-1] for rejection in errors] == ["MSH802"]

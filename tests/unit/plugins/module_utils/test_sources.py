@@ -10,7 +10,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.meshops.istio_integrity.plugins.module_utils.sources import files as sources
+from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity import loading
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.engine import analyze
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.model import MeshModel
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.integrity.runner import IntegrityRequest, RunError, run_integrity
@@ -26,7 +26,7 @@ def load_model(tmp_path, text, name="mesh.yaml", **kwargs):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     model = MeshModel()
-    report = sources.load_paths(model, [str(tmp_path)], **kwargs)
+    report = loading.load_paths(model, [str(tmp_path)], **kwargs)
     return model, report
 
 
@@ -145,7 +145,7 @@ def test_loader_never_raises_on_arbitrary_documents(tmp_path, docs):
     path = tmp_path / "fuzz.yaml"
     path.write_text(yaml.safe_dump_all(docs, allow_unicode=True), encoding="utf-8")
     model = MeshModel()
-    report = sources.load_paths(model, [str(path)])
+    report = loading.load_paths(model, [str(path)])
     modelled = sum(model.scanned.values())
     assert modelled + len(report.skipped) + sum(report.ignored_kinds.values()) <= report.documents
     analyze(model)  # whatever loaded must analyse
@@ -156,5 +156,5 @@ def test_loader_never_raises_on_arbitrary_documents(tmp_path, docs):
 def test_loader_never_raises_on_arbitrary_bytes(tmp_path, data):
     path = tmp_path / "noise.yaml"
     path.write_bytes(data)
-    report = sources.load_paths(MeshModel(), [str(path)])
+    report = loading.load_paths(MeshModel(), [str(path)])
     assert all(skip["reason"] for skip in report.skipped)
