@@ -9,6 +9,9 @@ order: null values of non-nullable fields are dropped, defaults filled in, unkno
 (strict field validation; ``x-kubernetes-preserve-unknown-fields`` honoured), then types, formats,
 enums, required fields, ranges, lengths, list types and the CEL rules. Errors carry the field path
 (``spec.http[0].timeout``) and the reason worded as the API server words it.
+
+``DecodingValidator`` applies a built-in kind's schema (``schema.builtin``) as the API server reads such
+an object instead: with Go's strict JSON decoder, which refuses unknown fields and types only.
 """
 
 from __future__ import annotations
