@@ -251,6 +251,65 @@ spec:
       containers: [{name: migrate, image: registry.example.com/db-migrate:3, resources: {limits: {cpu: 0.5}}}]
       activeDeadlineSecondz: 60
 """
+# The pod controllers' own rules: selectors their templates match, restart policies, counts, requests and limits.
+WORKLOAD_RULES = [
+    ("apps/v1", "StatefulSet", {"serviceName": "db"}), ("apps/v1", "DaemonSet", {}), ("apps/v1", "ReplicaSet", {}),
+    ("apps/v1", "Deployment", {}),
+]
+POD_TEMPLATE = {"metadata": {"labels": {"app": "w"}}, "spec": {"containers": [{"name": "w", "image": "registry.example.com/w:1"}]}}
+POD_CHANGES = [  # (path under the pod spec, value)
+    ("restartPolicy", "Never"), ("restartPolicy", "OnFailure"), ("restartPolicy", "Sometimes"),
+    ("containers.0.resources", {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}),
+    ("containers.0.resources", {"requests": {"cpu": "500m"}, "limits": {"cpu": "0.5"}}),
+    ("containers.0.resources", {"requests": {"memory": "1Gi"}, "limits": {"memory": "512Mi"}}),
+    ("containers.0.resources", {"requests": {"memory": "1e9"}, "limits": {"memory": "1Gi"}}),
+    ("containers.0.resources", {"requests": {"cpu": "-1"}}),
+    ("containers.0.resources", {"limits": {"cpu": "-100m"}}),
+    ("containers.0.resources", {"requests": {"cpu": 2}, "limits": {"cpu": 1.5}}),
+    ("initContainers", [{"name": "init", "image": "registry.example.com/i:1",
+                         "resources": {"requests": {"cpu": "1"}, "limits": {"cpu": "100m"}}}]),
+]
+SPEC_CHANGES = [  # (path under spec, value)
+    ("selector", None), ("selector", {}), ("selector", {"matchLabels": {"app": "other"}}),
+    ("selector", {"matchExpressions": [{"key": "app", "operator": "In", "values": ["w"]}]}),
+    ("template", {"metadata": {"labels": {"app": "w"}}, "spec": {"containers": [{"name": "w"}]}}),
+    ("replicas", -1), ("minReadySeconds", -1), ("revisionHistoryLimit", -1), ("revisionHistoryLimit", 0),
+]
+
+
+def workload_cases() -> Iterator[Dict[str, Any]]:
+    """Each pod controller and a Job, as is and with one of its own rules' fields changed."""
+    for api_version, kind, extra in WORKLOAD_RULES:
+        base = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "x"},
+                "spec": dict(extra, selector={"matchLabels": {"app": "w"}}, template=copy.deepcopy(POD_TEMPLATE))}
+        yield base
+        for field, value in SPEC_CHANGES:
+            if field in ("replicas",) and kind == "DaemonSet":
+                continue  # not a field of a DaemonSet: the unknown-field cases cover it
+            yield _set(base, ("spec", field), value)
+        for dotted, value in POD_CHANGES:
+            yield _set(base, ("spec", "template", "spec") + _steps(dotted), value)
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "x"},
+           "spec": {"template": copy.deepcopy(POD_TEMPLATE)}}
+    job["spec"]["template"]["spec"]["restartPolicy"] = "Never"
+    yield job
+    for field, value in [("backoffLimit", -1), ("parallelism", -1), ("completions", 0), ("completions", -1),
+                         ("selector", {"matchLabels": {"app": "w"}}), ("manualSelector", True),
+                         ("manualSelector", False)]:
+        yield _set(job, ("spec", field), value)
+    manual = _set(job, ("spec", "manualSelector"), True)
+    yield _set(manual, ("spec", "selector"), {"matchLabels": {"app": "w"}})
+    yield _set(manual, ("spec", "selector"), {"matchLabels": {"app": "other"}})
+    yield _set(manual, ("spec", "selector"), {})
+    for dotted, value in POD_CHANGES:
+        yield _set(job, ("spec", "template", "spec") + _steps(dotted), value)
+    yield _set(job, ("spec", "template", "spec", "restartPolicy"), None)
+
+
+def _steps(dotted: str) -> Tuple:
+    return tuple(int(step) if step.isdigit() else step for step in dotted.split("."))
+
+
 BOOKINFO = ("bookinfo-gateway.yaml", "destination-rule-all.yaml", "virtual-service-reviews-jason-v2-v3.yaml",
             "virtual-service-ratings-test-delay.yaml", "egress-rule-google-apis.yaml")
 TYPO_VALUES = ("", "x", -1, 0, 70000, True, "5", "ROUND_ROBINN", "/p", [], {})
@@ -319,7 +378,7 @@ def built_in_mutations(document: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
             yield _set(document, path, other)
     for kind, dotted, value in BUILT_IN_VALUES:
         if document["kind"] == kind:
-            yield _set(document, tuple(int(step) if step.isdigit() else step for step in dotted.split(".")), value)
+            yield _set(document, _steps(dotted), value)
 
 
 def cases() -> List[Dict[str, Any]]:
@@ -328,6 +387,7 @@ def cases() -> List[Dict[str, Any]]:
     changes += [(document, built_in_mutations) for document in yaml.safe_load_all(BUILT_IN) if document]
     changes += [(document, lambda document: [document]) for document in yaml.safe_load_all(SECRETS_AND_SERVICES)
                 if document]
+    changes += [(document, lambda document: [document]) for document in workload_cases()]
     for document, change in changes:
         for changed in change(document):
             key = json.dumps(changed, sort_keys=True)

@@ -12,6 +12,7 @@ k8s.io/apimachinery's validation words them. Unknown fields and types of the bui
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.structural import (
@@ -28,6 +29,7 @@ OBJECT_META_FIELDS = frozenset((
     "managedFields"))
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
+RESTART_POLICIES = ("Always", "OnFailure", "Never")
 
 LABEL_MESSAGE = ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
                  "an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation "
@@ -286,11 +288,12 @@ def _tolerations(path: str, tolerations: Any) -> List[SchemaError]:
     return errors
 
 
-def _containers(path: str, pod_spec: Any) -> List[SchemaError]:
-    """A pod spec: its containers, their ports, probes, environment and volume mounts, its volumes and tolerations."""
+def _containers(path: str, pod_spec: Any, restart_policies: Tuple[str, ...] = RESTART_POLICIES) -> List[SchemaError]:
+    """A pod spec: its restart policy (among those its owner allows), containers, their ports, probes, resources,
+    environment and volume mounts, its volumes and tolerations."""
     if not isinstance(pod_spec, dict):
         return [SchemaError(path, "Required value")]
-    errors: List[SchemaError] = []
+    errors = _restart_policy(path, pod_spec, restart_policies)
     volumes = []
     for index, volume in enumerate(_items(pod_spec.get("volumes"))):
         if not volume.get("name"):
@@ -303,39 +306,148 @@ def _containers(path: str, pod_spec: Any) -> List[SchemaError]:
     containers = pod_spec.get("containers")
     if not isinstance(containers, list) or not containers:
         return errors + [SchemaError(path + ".containers", "Required value")]
-    for index, container in enumerate(_items(containers)):
-        errors += _container("%s.containers[%d]" % (path, index), container, volumes)
+    for field in ("initContainers", "containers"):
+        for index, container in enumerate(_items(pod_spec.get(field))):
+            where = "%s.%s[%d]" % (path, field, index)
+            errors += (_container(where, container, volumes) if field == "containers" else []) + _resources(
+                where + ".resources", container.get("resources"))
     return errors
 
 
-def _label_selector(path: str, selector: Any) -> List[SchemaError]:
+def _restart_policy(path: str, pod_spec: Any, allowed: Tuple[str, ...]) -> List[SchemaError]:
+    restart_policy = (pod_spec.get("restartPolicy") if isinstance(pod_spec, dict) else None) or "Always"  # defaulted
+    if restart_policy in allowed:
+        return []
+    return [SchemaError(path + ".restartPolicy", "Unsupported value: %s: supported values: %s" % (
+        go_quote(restart_policy), ", ".join(go_quote(policy) for policy in allowed)))]
+
+
+def _resources(path: str, resources: Any) -> List[SchemaError]:
+    """A container's requests: none above its limit for the same resource, none negative."""
+    if not isinstance(resources, dict):
+        return []
+    limits = resources.get("limits") if isinstance(resources.get("limits"), dict) else {}
+    requests = resources.get("requests") if isinstance(resources.get("requests"), dict) else {}
+    errors: List[SchemaError] = []
+    for field, amounts in (("limits", limits), ("requests", requests)):
+        for name, amount in amounts.items():
+            value = quantity_value(amount)
+            if value is not None and value < 0:
+                errors.append(_invalid("%s.%s[%s]" % (path, field, name), amount, "must be greater than or equal to 0"))
+    for name, amount in requests.items():
+        request, limit = quantity_value(amount), quantity_value(limits.get(name))
+        if request is not None and limit is not None and request > limit:
+            errors.append(_invalid("%s.requests" % path, amount, "must be less than or equal to %s limit of %s"
+                                   % (name, limits[name])))
+    return errors
+
+
+_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))(|[eE][+-]?[0-9]+|[numkMGTPE]|[KMGTPE]i)$")
+_BINARY = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60}
+_DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+
+
+def quantity_value(amount: Any) -> Optional[Decimal]:
+    """The amount of a quantity (``100m``, ``1.5Gi``, ``1e3``, a number); None for what is not one."""
+    if isinstance(amount, bool) or not isinstance(amount, (int, float, str)):
+        return None
+    match = _QUANTITY.match(str(amount).strip())
+    if match is None:
+        return None
+    number, suffix = Decimal(match.group(1)), match.group(2)
+    if suffix in _BINARY:
+        return number * _BINARY[suffix]
+    exponent = _DECIMAL[suffix] if suffix in _DECIMAL else int(suffix[1:])  # E alone is exa, E3 an exponent
+    return number.scaleb(exponent)
+
+
+def _label_selector(path: str, selector: Any, owner: str) -> List[SchemaError]:
     if not isinstance(selector, dict):
         return [SchemaError(path, "Required value")]
     errors = label_map(path + ".matchLabels", selector.get("matchLabels"))
     if not selector.get("matchLabels") and not selector.get("matchExpressions"):
-        errors.append(_invalid(path, selector, "empty selector is invalid for deployment"))
+        errors.append(_invalid(path, selector, "empty selector is invalid for %s" % owner))
     return errors
 
 
-def deployment(obj: Dict[str, Any]) -> List[SchemaError]:
+def _selects_template(selector: Dict[str, Any], labels: Any) -> List[SchemaError]:
+    match_labels = selector.get("matchLabels")
+    if isinstance(match_labels, dict) and isinstance(labels, dict) and any(
+            labels.get(key) != value for key, value in match_labels.items()):
+        return [_invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")]
+    return []
+
+
+def _non_negative(spec: Dict[str, Any], fields: Tuple[str, ...]) -> List[SchemaError]:
+    errors = []
+    for field in fields:
+        value = _integral(spec.get(field))
+        if value is not None and value < 0:
+            errors.append(_invalid("spec." + field, value, "must be greater than or equal to 0"))
+    return errors
+
+
+def _workload(obj: Dict[str, Any], owner: str, counts: Tuple[str, ...], pod_spec: bool = True) -> List[SchemaError]:
+    """A controller of pods (apps/v1): a selector its pod template's labels match, non-negative counts, and a
+    template whose pods always restart, with its pod spec validated unless ``pod_spec`` is false. ``owner``
+    names the kind as the API server's messages name it."""
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return [SchemaError("spec", "Required value")]
-    errors = _label_selector("spec.selector", spec.get("selector"))
+    errors = _label_selector("spec.selector", spec.get("selector"), owner)
     template = spec.get("template") if isinstance(spec.get("template"), dict) else {}
     labels = (template.get("metadata") or {}).get("labels") or {}
     errors += label_map("spec.template.metadata.labels", labels)
-    match_labels = (spec.get("selector") or {}).get("matchLabels") if isinstance(spec.get("selector"), dict) else None
-    if isinstance(match_labels, dict) and isinstance(labels, dict) and any(
-            labels.get(key) != value for key, value in match_labels.items()):
-        errors.append(_invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`"))
-    replicas = _integral(spec.get("replicas"))
-    if replicas is not None and replicas < 0:
-        errors.append(_invalid("spec.replicas", replicas, "must be greater than or equal to 0"))
+    if isinstance(spec.get("selector"), dict):
+        errors += _selects_template(spec["selector"], labels)
+    errors += _non_negative(spec, counts)
+    if not pod_spec:
+        return errors + _restart_policy("spec.template.spec", template.get("spec"), ("Always",))
+    return errors + _containers("spec.template.spec", template.get("spec"), ("Always",))
+
+
+def deployment(obj: Dict[str, Any]) -> List[SchemaError]:
+    errors = _workload(obj, "deployment", ("replicas", "minReadySeconds", "revisionHistoryLimit"))
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
     strategy = spec.get("strategy") if isinstance(spec.get("strategy"), dict) else {}
     if isinstance(strategy.get("rollingUpdate"), dict):
         errors += _rolling_update("spec.strategy.rollingUpdate", strategy["rollingUpdate"])
-    return errors + _containers("spec.template.spec", template.get("spec"))
+    return errors
+
+
+def stateful_set(obj: Dict[str, Any]) -> List[SchemaError]:
+    # The API server does not validate a StatefulSet's pod spec beyond its restart policy (a TODO upstream).
+    return _workload(obj, "statefulset", ("replicas", "minReadySeconds"), pod_spec=False)
+
+
+def daemon_set(obj: Dict[str, Any]) -> List[SchemaError]:
+    return _workload(obj, "daemonset", ("minReadySeconds", "revisionHistoryLimit"))
+
+
+def replica_set(obj: Dict[str, Any]) -> List[SchemaError]:
+    # The API server's message says deployment for a ReplicaSet too.
+    return _workload(obj, "deployment", ("replicas", "minReadySeconds"))
+
+
+def job(obj: Dict[str, Any]) -> List[SchemaError]:
+    """A Job (batch/v1): its pods never restart Always, and its selector is generated unless asked otherwise."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return [SchemaError("spec", "Required value")]
+    errors = _non_negative(spec, ("parallelism", "completions", "backoffLimit"))
+    template = spec.get("template") if isinstance(spec.get("template"), dict) else {}
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    errors += label_map("spec.template.metadata.labels", labels)
+    selector = spec.get("selector")
+    if selector is not None and spec.get("manualSelector") is not True:
+        errors.append(_invalid("spec.selector", selector, "`selector` will be auto-generated"))
+    elif spec.get("manualSelector") is True:  # any selector, even an empty one, its template's labels match
+        if not isinstance(selector, dict):
+            errors.append(SchemaError("spec.selector", "Required value"))
+        else:
+            errors += label_map("spec.selector.matchLabels", selector.get("matchLabels"))
+            errors += _selects_template(selector, labels)
+    return errors + _containers("spec.template.spec", template.get("spec"), ("OnFailure", "Never"))
 
 
 def _int_or_percent(path: str, value: Any) -> Tuple[List[SchemaError], int]:
@@ -384,6 +496,10 @@ def namespace(obj: Dict[str, Any]) -> List[SchemaError]:
 CORE_KINDS = {
     ("", "Service"): (True, "1035", service),
     ("apps", "Deployment"): (True, "subdomain", deployment),
+    ("apps", "StatefulSet"): (True, "subdomain", stateful_set),
+    ("apps", "DaemonSet"): (True, "subdomain", daemon_set),
+    ("apps", "ReplicaSet"): (True, "subdomain", replica_set),
+    ("batch", "Job"): (True, "subdomain", job),
     ("", "Pod"): (True, "subdomain", pod),
     ("", "Namespace"): (False, "label", namespace),
 }

@@ -162,3 +162,60 @@ def test_the_pinned_catalogue_holds_the_built_in_kinds_the_collection_reads():
                      yaml.safe_load(NAMESPACE % "{}")):
         gate.admit(document, "t#1")
     assert not gate.rejections and gate.summary() == []
+
+
+def controller(kind: str, **spec: Any) -> Dict[str, Any]:
+    """A pod controller of ``kind`` (apps/v1, or a batch/v1 Job) around the Deployment's pod template."""
+    template = copy.deepcopy(DEPLOYMENT["spec"]["template"])
+    if kind == "Job":
+        template["spec"]["restartPolicy"] = "Never"
+        document = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "x"}, "spec": {"template": template}}
+    else:
+        document = {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "x"},
+                    "spec": {"selector": {"matchLabels": {"app": "reviews"}}, "template": template}}
+    for dotted, value in spec.items():
+        *parents, last = dotted.split("__")
+        functools.reduce(lambda node, step: node[int(step) if step.isdigit() else step], parents,
+                         document["spec"])[last] = value
+    return document
+
+
+# (kind, refusing change, path, the API server's wording, an accepted change of the same field); each refusal
+# was checked against a real API server (tests/integration/test_schema_oracle.py).
+CONTROLLER_CASES = [
+    ("StatefulSet", {"selector": None}, "spec.selector", "Required value", {"replicas": 0}),
+    ("DaemonSet", {"selector": {}}, "spec.selector", "empty selector is invalid for daemonset",
+     {"selector": {"matchExpressions": [{"key": "app", "operator": "Exists"}]}}),
+    ("ReplicaSet", {"selector": {"matchLabels": {"app": "other"}}}, "spec.template.metadata.labels",
+     "`selector` does not match template `labels`", {"selector": {"matchLabels": {"app": "reviews"}}}),
+    ("ReplicaSet", {"minReadySeconds": -1}, "spec.minReadySeconds", "must be greater than or equal to 0",
+     {"minReadySeconds": 0}),
+    ("Deployment", {"template__spec__restartPolicy": "Never"}, "spec.template.spec.restartPolicy",
+     'Unsupported value: "Never": supported values: "Always"', {"template__spec__restartPolicy": "Always"}),
+    ("StatefulSet", {"template__spec__restartPolicy": "OnFailure"}, "spec.template.spec.restartPolicy",
+     'supported values: "Always"', {"template__spec__containers__0__resources": {"requests": {"cpu": "9"}}}),
+    ("Job", {"template__spec__restartPolicy": None}, "spec.template.spec.restartPolicy",
+     'Unsupported value: "Always": supported values: "OnFailure", "Never"', {"template__spec__restartPolicy": "OnFailure"}),
+    ("Job", {"selector": {"matchLabels": {"app": "reviews"}}}, "spec.selector", "`selector` will be auto-generated",
+     {"selector": {"matchLabels": {"app": "reviews"}}, "manualSelector": True}),
+    ("Job", {"manualSelector": True}, "spec.selector", "Required value", {"manualSelector": True, "selector": {}}),
+    ("Job", {"backoffLimit": -1}, "spec.backoffLimit", "must be greater than or equal to 0", {"backoffLimit": 0}),
+    ("DaemonSet", {"template__spec__containers__0__resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}},
+     "spec.template.spec.containers[0].resources.requests", "must be less than or equal to cpu limit of 1",
+     {"template__spec__containers__0__resources": {"requests": {"cpu": "500m"}, "limits": {"cpu": "0.5"}}}),
+    ("Deployment", {"template__spec__containers__0__resources": {"requests": {"memory": "1Gi"},
+                                                                 "limits": {"memory": "1e9"}}},
+     "spec.template.spec.containers[0].resources.requests", "must be less than or equal to memory limit of 1e9",
+     {"template__spec__containers__0__resources": {"requests": {"memory": "1e9"}, "limits": {"memory": "1Gi"}}}),
+    ("Job", {"template__spec__containers__0__resources": {"limits": {"cpu": "-100m"}}},
+     "spec.template.spec.containers[0].resources.limits[cpu]", "must be greater than or equal to 0",
+     {"template__spec__containers__0__resources": {"limits": {"cpu": "100m"}}}),
+]
+
+
+@pytest.mark.parametrize("kind, refusing, path, wording, accepted", CONTROLLER_CASES)
+def test_each_pod_controller_rule_refuses_and_accepts(kind, refusing, path, wording, accepted):
+    found = rejections(controller(kind, **refusing))
+    assert [(code, where) for code, where, _reason in found] == [(BUILT_IN, path)], found
+    assert wording in found[0][2]
+    assert rejections(controller(kind, **accepted)) == []
