@@ -18,13 +18,13 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-# ``SchemaGate.review``: (what the model may read, rejections as plain tuples, what was not validated).
-Review = Tuple[Optional[Dict[str, Any]], List[Tuple[str, ...]], List[str]]
-
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema import cel_rules, core
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.catalogue import (
     CLUSTER, SchemaCatalogue, pinned_schemas)
 from ansible_collections.meshops.istio_integrity.plugins.module_utils.schema.structural import SchemaError
+
+# ``SchemaGate.review``: (what the model may read, rejections as plain tuples, what was not validated).
+Review = Tuple[Optional[Dict[str, Any]], List[Tuple[str, ...]], List[str]]
 
 # Finding codes of the schema layer (the check catalogue documents them with the SQL checks).
 STRUCTURAL = "MSH801"
